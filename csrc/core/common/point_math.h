@@ -1,0 +1,68 @@
+#pragma once
+// Arithmetic shared by every backend, so that the CPU brute force, the CPU k-d tree and
+// the CUDA kernels produce bit-identical distances: the squared distance is summed over
+// d = 0..D-1 with separately rounded multiplies and adds (no FMA contraction; the CPU
+// files build with -ffp-contract=off and the CUDA code uses __fmul_rn/__fadd_rn).
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define POINTOPS_HD __host__ __device__ __forceinline__
+#else
+#define POINTOPS_HD inline
+#endif
+
+typedef struct CUstream_st* cudaStream_t;  // same declaration as CUDA's driver_types.h
+
+namespace pointops {
+// What the CUDA entry points return: a cudaError_t value (0 is success), as an int so that
+// their declarations need no CUDA header (the TF door must not mix TF's CUDA headers in).
+using CudaStatus = int;
+// cudaGetErrorString for a CudaStatus (defined in common/cuda_status.cu).
+const char* cuda_status_string(CudaStatus status);
+}  // namespace pointops
+
+namespace pointops {
+
+template <typename T>
+POINTOPS_HD T mul_rn(T x, T y) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (sizeof(T) == 4) return __fmul_rn(x, y); else return __dmul_rn(x, y);
+#else
+  return x * y;
+#endif
+}
+
+template <typename T>
+POINTOPS_HD T add_rn(T x, T y) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (sizeof(T) == 4) return __fadd_rn(x, y); else return __dadd_rn(x, y);
+#else
+  return x + y;
+#endif
+}
+
+// Squared Euclidean distance between p[0..D) and q[0..D) (strided by `stride` in q).
+template <int D, typename T>
+POINTOPS_HD T squared_distance(const T* p, const T* q, int64_t q_stride = 1) {
+  T diff = p[0] - q[0];
+  T acc = mul_rn(diff, diff);
+#pragma unroll
+  for (int k = 1; k < D; ++k) {
+    diff = p[k] - q[k * q_stride];
+    acc = add_rn(acc, mul_rn(diff, diff));
+  }
+  return acc;
+}
+
+// The order in which nearest-neighbour candidates win: a NaN distance beats everything
+// (NaN input gives NaN output, as numpy's min does), then the smaller distance, then the
+// lower index. Every backend breaks ties with this one rule, so every path agrees.
+template <typename T>
+POINTOPS_HD bool nn_better(T d, int32_t i, T best_d, int32_t best_i) {
+  const bool d_nan = d != d, best_nan = best_d != best_d;
+  if (d_nan != best_nan) return d_nan;
+  if (d_nan || d == best_d) return i < best_i;
+  return d < best_d;
+}
+
+}  // namespace pointops

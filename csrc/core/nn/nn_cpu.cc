@@ -1,0 +1,286 @@
+// CPU nearest neighbour: a SIMD brute force for small clouds, a k-d tree for large ones,
+// and a scalar NaN-propagating path for clouds with non-finite coordinates. All three
+// use squared_distance() and the tie rule of nn_better(), so they return the same bits.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "common/dispatch.h"
+#include "nn/kdtree.h"
+#include "nn/nn.h"
+
+namespace pointops {
+namespace {
+
+// Clouds with at least this many point pairs (N*M) and D <= kTreeMaxDim go to the k-d tree
+// under NnAlgorithm::kAuto; below it the brute force is faster on these sizes.
+constexpr int64_t kTreeMinPairs = int64_t(1) << 22;
+constexpr int kTreeMaxDim = 4;
+
+// 64-byte SIMD vectors through GCC's vector extensions: AVX-512 registers when the build
+// targets them, pairs of AVX2 registers otherwise; the same source for float and double.
+template <typename T> struct Simd;
+template <> struct Simd<float> {
+  typedef float V __attribute__((vector_size(64)));
+  typedef int32_t I __attribute__((vector_size(64)));
+  static constexpr int W = 16;
+};
+template <> struct Simd<double> {
+  typedef double V __attribute__((vector_size(64)));
+  typedef int64_t I __attribute__((vector_size(64)));
+  static constexpr int W = 8;
+};
+
+template <typename T>
+bool all_finite(const T* p, int64_t count) {
+  bool ok = true;
+  for (int64_t k = 0; k < count; ++k) ok &= std::isfinite(p[k]);
+  return ok;
+}
+
+// The reference side of the brute force: coordinates transposed to [D][m_pad], padded with
+// NaN (a NaN distance never passes the '<' test of the finite path).
+template <typename T>
+struct Transposed {
+  std::vector<T> coords;
+  int64_t m = 0, m_pad = 0;
+  void build(const T* src, int64_t count, int D) {
+    m = count;
+    m_pad = (count + Simd<T>::W - 1) / Simd<T>::W * Simd<T>::W;
+    coords.assign(size_t(m_pad) * D, std::numeric_limits<T>::quiet_NaN());
+    for (int64_t j = 0; j < count; ++j)
+      for (int k = 0; k < D; ++k) coords[k * m_pad + j] = src[j * D + k];
+  }
+};
+
+// G query points against every reference point, G kept in registers to reuse each load.
+template <typename T, int D, int G>
+void brute_group(const T* q, const Transposed<T>& ref, T* dist, int32_t* idx) {
+  using V = typename Simd<T>::V;
+  using I = typename Simd<T>::I;
+  constexpr int W = Simd<T>::W;
+  V qv[G][D], best[G];
+  I best_idx[G], lane;
+  for (int l = 0; l < W; ++l) lane[l] = l;
+  for (int g = 0; g < G; ++g) {
+    for (int k = 0; k < D; ++k) qv[g][k] = V{} + q[g * D + k];
+    best[g] = V{} + std::numeric_limits<T>::infinity();
+    best_idx[g] = I{};
+  }
+  I jv = lane;
+  for (int64_t j = 0; j < ref.m_pad; j += W, jv += W) {
+    V r[D];
+    for (int k = 0; k < D; ++k) std::memcpy(&r[k], &ref.coords[k * ref.m_pad + j], sizeof(V));
+    for (int g = 0; g < G; ++g) {
+      V diff = qv[g][0] - r[0];
+      V acc = diff * diff;
+      for (int k = 1; k < D; ++k) {
+        diff = qv[g][k] - r[k];
+        acc = acc + diff * diff;
+      }
+      const auto closer = acc < best[g];
+      best[g] = closer ? acc : best[g];
+      best_idx[g] = closer ? jv : best_idx[g];
+    }
+  }
+  for (int g = 0; g < G; ++g) {
+    T d = best[g][0];
+    int32_t i = int32_t(best_idx[g][0]);
+    for (int l = 1; l < W; ++l)
+      if (nn_better(best[g][l], int32_t(best_idx[g][l]), d, i)) d = best[g][l], i = int32_t(best_idx[g][l]);
+    dist[g] = d;
+    idx[g] = i;
+  }
+}
+
+template <typename T, int D>
+void brute_queries(const T* q, int64_t begin, int64_t end, const Transposed<T>& ref, T* dist,
+                   int32_t* idx) {
+  constexpr int G = D <= 3 ? 4 : (D <= 6 ? 2 : 1);  // what fits in 32 vector registers
+  int64_t i = begin;
+  for (; i + G <= end; i += G) brute_group<T, D, G>(q + i * D, ref, dist + i, idx + i);
+  for (; i < end; ++i) brute_group<T, D, 1>(q + i * D, ref, dist + i, idx + i);
+}
+
+// Any-input path: scalar, NaN-propagating (see nn_better).
+template <typename T, int D>
+void scalar_queries(const T* q, int64_t begin, int64_t end, const T* ref, int64_t m, T* dist,
+                    int32_t* idx) {
+  for (int64_t i = begin; i < end; ++i) {
+    T best = std::numeric_limits<T>::infinity();
+    int32_t best_i = 0;
+    for (int64_t j = 0; j < m; ++j) {
+      const T d = squared_distance<D>(q + i * D, ref + j * D);
+      if (nn_better(d, int32_t(j), best, best_i)) best = d, best_i = int32_t(j);
+    }
+    dist[i] = best;
+    idx[i] = best_i;
+  }
+}
+
+enum class Path { kScalar, kBrute, kTree };
+
+// What one side of one cloud needs for its queries (the search structure over its points).
+template <typename T, int D>
+struct Side {
+  const T* pts = nullptr;  // [len, D]
+  int64_t len = 0;
+  Transposed<T> transposed;
+  KdTree<T, D> tree;
+};
+
+struct WorkItem {
+  int64_t batch;
+  int dir;  // 0: a -> b, 1: b -> a
+  int64_t begin, end;
+};
+
+template <typename T, int D>
+void nn_distance_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M,
+                         const int32_t* a_len, const int32_t* b_len, T* dist_ab,
+                         int32_t* idx_ab, T* dist_ba, int32_t* idx_ba, NnAlgorithm algorithm,
+                         const ParallelFor& pfor) {
+  // sides[2*b + 0] holds cloud a of batch element b, sides[2*b + 1] cloud b.
+  std::vector<Side<T, D>> sides(2 * B);
+  std::vector<char> finite(2 * B);
+  std::vector<Path> path(B);
+  for (int64_t bi = 0; bi < B; ++bi) {
+    sides[2 * bi] = {a + bi * N * D, a_len[bi]};
+    sides[2 * bi + 1] = {b + bi * M * D, b_len[bi]};
+  }
+  pfor(2 * B, 10 * N * D, [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s) finite[s] = all_finite(sides[s].pts, sides[s].len * D);
+  });
+  for (int64_t bi = 0; bi < B; ++bi) {
+    const int64_t pairs = int64_t(a_len[bi]) * b_len[bi];
+    if (!finite[2 * bi] || !finite[2 * bi + 1]) path[bi] = Path::kScalar;
+    else if (algorithm == NnAlgorithm::kTree) path[bi] = Path::kTree;
+    else if (algorithm == NnAlgorithm::kBruteForce) path[bi] = Path::kBrute;
+    else path[bi] = (D <= kTreeMaxDim && pairs >= kTreeMinPairs) ? Path::kTree : Path::kBrute;
+  }
+  pfor(2 * B, 100 * N * D, [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s) {
+      Side<T, D>& side = sides[s];
+      if (path[s / 2] == Path::kTree) side.tree.build(side.pts, side.len);
+      else if (path[s / 2] == Path::kBrute) side.transposed.build(side.pts, side.len, D);
+    }
+  });
+
+  std::vector<WorkItem> items;
+  for (int64_t bi = 0; bi < B; ++bi) {
+    for (int dir = 0; dir < 2; ++dir) {
+      const int64_t n = sides[2 * bi + dir].len;
+      const int64_t chunk = path[bi] == Path::kTree ? 1024 : 64;
+      for (int64_t i = 0; i < n; i += chunk) items.push_back({bi, dir, i, std::min(n, i + chunk)});
+    }
+  }
+  pfor(int64_t(items.size()), 64 * std::max(N, M) * D, [&](int64_t w0, int64_t w1) {
+    for (int64_t w = w0; w < w1; ++w) {
+      const WorkItem& it = items[w];
+      const Side<T, D>& query = sides[2 * it.batch + it.dir];
+      const Side<T, D>& ref = sides[2 * it.batch + 1 - it.dir];
+      T* dist = it.dir == 0 ? dist_ab + it.batch * N : dist_ba + it.batch * M;
+      int32_t* idx = it.dir == 0 ? idx_ab + it.batch * N : idx_ba + it.batch * M;
+      switch (path[it.batch]) {
+        case Path::kTree:
+          ref.tree.query_tree_order(query.tree, it.begin, it.end, dist, idx);
+          break;
+        case Path::kBrute:
+          brute_queries<T, D>(query.pts, it.begin, it.end, ref.transposed, dist, idx);
+          break;
+        case Path::kScalar:
+          scalar_queries<T, D>(query.pts, it.begin, it.end, ref.pts, ref.len, dist, idx);
+          break;
+      }
+    }
+  });
+  // Padding: distance 0, index -1.
+  for (int64_t bi = 0; bi < B; ++bi) {
+    std::fill(dist_ab + bi * N + a_len[bi], dist_ab + (bi + 1) * N, T(0));
+    std::fill(idx_ab + bi * N + a_len[bi], idx_ab + (bi + 1) * N, -1);
+    std::fill(dist_ba + bi * M + b_len[bi], dist_ba + (bi + 1) * M, T(0));
+    std::fill(idx_ba + bi * M + b_len[bi], idx_ba + (bi + 1) * M, -1);
+  }
+}
+
+// One direction's share of the gradient for one cloud: x: [n, D] queries whose nearest
+// neighbours y[idx[i]] were found, g: [n]. Adds 2 (x_i - y_j) g_i to gx[i] and 2 (y_j - x_i) g_i
+// to gy[j], in ascending i; callers run the direct terms of both directions first.
+template <typename T, int D>
+void add_direct_terms(const T* x, const T* y, int64_t n, int64_t m, const int32_t* idx,
+                      const T* g, T* gx) {
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t j = idx[i];
+    if (j < 0 || j >= m) continue;
+    const T scale = T(2) * g[i];
+    for (int k = 0; k < D; ++k) gx[i * D + k] = (x[i * D + k] - y[j * D + k]) * scale;
+  }
+}
+
+template <typename T, int D>
+void add_scatter_terms(const T* x, const T* y, int64_t n, int64_t m, const int32_t* idx,
+                       const T* g, T* gy) {
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t j = idx[i];
+    if (j < 0 || j >= m) continue;
+    const T scale = T(2) * g[i];
+    for (int k = 0; k < D; ++k) gy[j * D + k] += (y[j * D + k] - x[i * D + k]) * scale;
+  }
+}
+
+template <typename T, int D>
+void nn_distance_grad_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M,
+                              const int32_t* idx_ab, const int32_t* idx_ba, const T* g_ab,
+                              const T* g_ba, T* grad_a, T* grad_b, const ParallelFor& pfor) {
+  pfor(B, 20 * (N + M) * D, [&](int64_t b0, int64_t b1) {
+    for (int64_t bi = b0; bi < b1; ++bi) {
+      const T* ab = a + bi * N * D;
+      const T* bb = b + bi * M * D;
+      T* ga = grad_a + bi * N * D;
+      T* gb = grad_b + bi * M * D;
+      std::fill(ga, ga + N * D, T(0));
+      std::fill(gb, gb + M * D, T(0));
+      add_direct_terms<T, D>(ab, bb, N, M, idx_ab + bi * N, g_ab + bi * N, ga);
+      add_direct_terms<T, D>(bb, ab, M, N, idx_ba + bi * M, g_ba + bi * M, gb);
+      add_scatter_terms<T, D>(ab, bb, N, M, idx_ab + bi * N, g_ab + bi * N, gb);
+      add_scatter_terms<T, D>(bb, ab, M, N, idx_ba + bi * M, g_ba + bi * M, ga);
+    }
+  });
+}
+
+}  // namespace
+
+template <typename T>
+void nn_distance_cpu(const T* a, const T* b, int64_t B, int64_t N, int64_t M, int D,
+                     const int32_t* a_len, const int32_t* b_len, T* dist_ab, int32_t* idx_ab,
+                     T* dist_ba, int32_t* idx_ba, NnAlgorithm algorithm, const ParallelFor& pfor) {
+  dispatch_dim(D, [&](auto dim) {
+    nn_distance_cpu_dim<T, decltype(dim)::value>(a, b, B, N, M, a_len, b_len, dist_ab, idx_ab,
+                                                 dist_ba, idx_ba, algorithm, pfor);
+  });
+}
+
+template <typename T>
+void nn_distance_grad_cpu(const T* a, const T* b, int64_t B, int64_t N, int64_t M, int D,
+                          const int32_t* idx_ab, const int32_t* idx_ba, const T* g_ab,
+                          const T* g_ba, T* grad_a, T* grad_b, const ParallelFor& pfor) {
+  dispatch_dim(D, [&](auto dim) {
+    nn_distance_grad_cpu_dim<T, decltype(dim)::value>(a, b, B, N, M, idx_ab, idx_ba, g_ab, g_ba,
+                                                      grad_a, grad_b, pfor);
+  });
+}
+
+#define POINTOPS_INSTANTIATE(T)                                                                \
+  template void nn_distance_cpu<T>(const T*, const T*, int64_t, int64_t, int64_t, int,         \
+                                   const int32_t*, const int32_t*, T*, int32_t*, T*, int32_t*, \
+                                   NnAlgorithm, const ParallelFor&);                           \
+  template void nn_distance_grad_cpu<T>(const T*, const T*, int64_t, int64_t, int64_t, int,    \
+                                        const int32_t*, const int32_t*, const T*, const T*, T*, \
+                                        T*, const ParallelFor&);
+POINTOPS_INSTANTIATE(float)
+POINTOPS_INSTANTIATE(double)
+#undef POINTOPS_INSTANTIATE
+
+}  // namespace pointops

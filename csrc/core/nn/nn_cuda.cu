@@ -1,0 +1,240 @@
+// CUDA nearest neighbour: tiled brute force (reference tiles in shared memory, D fixed at
+// compile time), and a deterministic gradient (scatter sums in ascending index order, found
+// with a stable radix sort instead of float atomics).
+#include <cub/device/device_radix_sort.cuh>
+
+#include "common/cuda_check.h"
+#include "common/dispatch.h"
+#include "nn/nn.h"
+
+namespace pointops {
+namespace {
+
+constexpr int kThreads = 128;           // threads per block
+constexpr int kQueriesPerThread = 2;    // queries kept in registers by each thread
+constexpr int kTile = 256;              // reference points per shared-memory tile
+constexpr int kQueriesPerBlock = kThreads * kQueriesPerThread;
+
+// Both directions in one launch: blockIdx.z = 0 searches a's points in b, 1 the reverse.
+//   a: [B, N, D], b: [B, M, D], lens: [2, B] (a lengths then b lengths) on the device.
+template <typename T, int D>
+__global__ void __launch_bounds__(kThreads) nn_forward_kernel(
+    const T* __restrict__ a, const T* __restrict__ b, int64_t N, int64_t M, int64_t B,
+    const int32_t* __restrict__ lens, T* __restrict__ dist_ab, int32_t* __restrict__ idx_ab,
+    T* __restrict__ dist_ba, int32_t* __restrict__ idx_ba) {
+  const int dir = blockIdx.z;
+  const int64_t batch = blockIdx.y;
+  const int64_t n_pad = dir == 0 ? N : M, m_pad = dir == 0 ? M : N;
+  const int64_t block_start = int64_t(blockIdx.x) * kQueriesPerBlock;
+  if (block_start >= n_pad) return;
+  const T* query = (dir == 0 ? a : b) + batch * n_pad * D;
+  const T* ref = (dir == 0 ? b : a) + batch * m_pad * D;
+  T* dist = (dir == 0 ? dist_ab : dist_ba) + batch * n_pad;
+  int32_t* idx = (dir == 0 ? idx_ab : idx_ba) + batch * n_pad;
+  const int n = lens[dir * B + batch], m = lens[(1 - dir) * B + batch];
+
+  __shared__ T tile[D][kTile];
+  T q[kQueriesPerThread][D], best[kQueriesPerThread];
+  int32_t best_i[kQueriesPerThread];
+#pragma unroll
+  for (int s = 0; s < kQueriesPerThread; ++s) {
+    const int64_t i = block_start + s * kThreads + threadIdx.x;
+#pragma unroll
+    for (int k = 0; k < D; ++k) q[s][k] = i < n ? query[i * D + k] : T(0);
+    best[s] = T(INFINITY);
+    best_i[s] = 0;
+  }
+  for (int64_t t0 = 0; t0 < m; t0 += kTile) {
+    const int count = int(min(int64_t(kTile), m - t0));
+    __syncthreads();
+    for (int e = threadIdx.x; e < count * D; e += kThreads) tile[e % D][e / D] = ref[t0 * D + e];
+    __syncthreads();
+    for (int t = 0; t < count; ++t) {
+#pragma unroll
+      for (int s = 0; s < kQueriesPerThread; ++s) {
+        T diff = q[s][0] - tile[0][t];
+        T d = mul_rn(diff, diff);
+#pragma unroll
+        for (int k = 1; k < D; ++k) {
+          diff = q[s][k] - tile[k][t];
+          d = add_rn(d, mul_rn(diff, diff));
+        }
+        // nn_better() for a candidate with a larger index than the best so far.
+        if (best[s] == best[s] && !(d >= best[s])) best[s] = d, best_i[s] = int32_t(t0 + t);
+      }
+    }
+  }
+#pragma unroll
+  for (int s = 0; s < kQueriesPerThread; ++s) {
+    const int64_t i = block_start + s * kThreads + threadIdx.x;
+    if (i >= n_pad) continue;
+    dist[i] = i < n ? best[s] : T(0);
+    idx[i] = i < n ? best_i[s] : -1;
+  }
+}
+
+// grad_x[i] = 2 g[i] (x_i - y_idx[i]) for each point of x: [B, n, D]; y: [B, m, D].
+template <typename T, int D>
+__global__ void nn_direct_grad_kernel(const T* __restrict__ x, const T* __restrict__ y,
+                                      int64_t B, int64_t n, int64_t m,
+                                      const int32_t* __restrict__ idx, const T* __restrict__ g,
+                                      T* __restrict__ grad_x) {
+  const int64_t p = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (p >= B * n) return;
+  const int64_t batch = p / n;
+  const int32_t j = idx[p];
+  const T scale = T(2) * g[p];
+#pragma unroll
+  for (int k = 0; k < D; ++k)
+    grad_x[p * D + k] = (j < 0 || j >= m) ? T(0)
+                                          : mul_rn(x[p * D + k] - y[(batch * m + j) * D + k], scale);
+}
+
+// Sort keys: batch * m + idx (m * B for an index out of range), values: the point's flat index.
+__global__ void nn_scatter_keys_kernel(const int32_t* __restrict__ idx, int64_t B, int64_t n,
+                                       int64_t m, int32_t* __restrict__ keys,
+                                       int32_t* __restrict__ values) {
+  const int64_t p = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (p >= B * n) return;
+  const int32_t j = idx[p];
+  keys[p] = (j < 0 || j >= m) ? int32_t(B * m) : int32_t((p / n) * m + j);
+  values[p] = int32_t(p);
+}
+
+__device__ int64_t lower_bound(const int32_t* keys, int64_t count, int32_t key) {
+  int64_t lo = 0, hi = count;
+  while (lo < hi) {
+    const int64_t mid = (lo + hi) / 2;
+    if (keys[mid] < key) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+// grad_y[j] += sum over the x points whose neighbour is y_j, in ascending order, of
+// 2 g[i] (y_j - x_i). sorted_keys/sorted_values: the keys above after a stable sort.
+template <typename T, int D>
+__global__ void nn_scatter_grad_kernel(const T* __restrict__ x, const T* __restrict__ y,
+                                       int64_t B, int64_t n, int64_t m,
+                                       const int32_t* __restrict__ sorted_keys,
+                                       const int32_t* __restrict__ sorted_values,
+                                       const T* __restrict__ g, T* __restrict__ grad_y) {
+  const int64_t q = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;  // flat index into y
+  if (q >= B * m) return;
+  int64_t s = lower_bound(sorted_keys, B * n, int32_t(q));
+  T acc[D];
+#pragma unroll
+  for (int k = 0; k < D; ++k) acc[k] = grad_y[q * D + k];
+  for (; s < B * n && sorted_keys[s] == q; ++s) {
+    const int64_t p = sorted_values[s];
+    const T scale = T(2) * g[p];
+#pragma unroll
+    for (int k = 0; k < D; ++k) acc[k] = add_rn(acc[k], mul_rn(y[q * D + k] - x[p * D + k], scale));
+  }
+#pragma unroll
+  for (int k = 0; k < D; ++k) grad_y[q * D + k] = acc[k];
+}
+
+int blocks_for(int64_t count, int threads) { return int((count + threads - 1) / threads); }
+
+int sort_bits(int64_t max_key) {
+  int bits = 1;
+  while ((int64_t(1) << bits) <= max_key) ++bits;
+  return bits;
+}
+
+size_t cub_sort_bytes(int64_t count) {
+  size_t bytes = 0;
+  cub::DeviceRadixSort::SortPairs(nullptr, bytes, static_cast<const int32_t*>(nullptr),
+                                  static_cast<int32_t*>(nullptr),
+                                  static_cast<const int32_t*>(nullptr),
+                                  static_cast<int32_t*>(nullptr), count);
+  return bytes;
+}
+
+size_t align_up(size_t bytes) { return (bytes + 255) / 256 * 256; }
+
+// The scatter half of one direction: x's points found their neighbours in y.
+template <typename T, int D>
+CudaStatus scatter_direction(const T* x, const T* y, int64_t B, int64_t n, int64_t m,
+                              const int32_t* idx, const T* g, T* grad_y, char* workspace,
+                              cudaStream_t stream) {
+  const int64_t count = B * n;
+  const size_t array_bytes = align_up(sizeof(int32_t) * count);
+  int32_t* keys_in = reinterpret_cast<int32_t*>(workspace);
+  int32_t* values_in = reinterpret_cast<int32_t*>(workspace + array_bytes);
+  int32_t* keys_out = reinterpret_cast<int32_t*>(workspace + 2 * array_bytes);
+  int32_t* values_out = reinterpret_cast<int32_t*>(workspace + 3 * array_bytes);
+  void* temp = workspace + 4 * array_bytes;
+  size_t temp_bytes = cub_sort_bytes(count);
+  nn_scatter_keys_kernel<<<blocks_for(count, 256), 256, 0, stream>>>(idx, B, n, m, keys_in,
+                                                                        values_in);
+  POINTOPS_CUDA_RETURN_IF_LAUNCH_FAILED();
+  POINTOPS_CUDA_RETURN_IF_ERROR(cub::DeviceRadixSort::SortPairs(
+      temp, temp_bytes, keys_in, keys_out, values_in, values_out, count, 0,
+      sort_bits(B * m), stream));
+  nn_scatter_grad_kernel<T, D><<<blocks_for(B * m, 256), 256, 0, stream>>>(
+      x, y, B, n, m, keys_out, values_out, g, grad_y);
+  POINTOPS_CUDA_RETURN_IF_LAUNCH_FAILED();
+  return 0;
+}
+
+}  // namespace
+
+size_t nn_distance_cuda_workspace_bytes(int64_t B) { return sizeof(int32_t) * 2 * B; }
+
+template <typename T>
+CudaStatus nn_distance_cuda(const T* a, const T* b, int64_t B, int64_t N, int64_t M, int D,
+                             const int32_t* a_len_host, const int32_t* b_len_host, T* dist_ab,
+                             int32_t* idx_ab, T* dist_ba, int32_t* idx_ba, void* workspace,
+                             cudaStream_t stream) {
+  int32_t* lens = static_cast<int32_t*>(workspace);
+  POINTOPS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(lens, a_len_host, sizeof(int32_t) * B,
+                                                cudaMemcpyHostToDevice, stream));
+  POINTOPS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(lens + B, b_len_host, sizeof(int32_t) * B,
+                                                cudaMemcpyHostToDevice, stream));
+  const dim3 grid(blocks_for(std::max(N, M), kQueriesPerBlock), unsigned(B), 2);
+  return dispatch_dim(D, [&](auto dim) {
+    nn_forward_kernel<T, decltype(dim)::value><<<grid, kThreads, 0, stream>>>(
+        a, b, N, M, B, lens, dist_ab, idx_ab, dist_ba, idx_ba);
+    return static_cast<CudaStatus>(cudaGetLastError());
+  });
+}
+
+size_t nn_distance_grad_cuda_workspace_bytes(int64_t B, int64_t N, int64_t M) {
+  const int64_t count = B * std::max(N, M);
+  return 4 * align_up(sizeof(int32_t) * count) + std::max(cub_sort_bytes(B * N), cub_sort_bytes(B * M));
+}
+
+template <typename T>
+CudaStatus nn_distance_grad_cuda(const T* a, const T* b, int64_t B, int64_t N, int64_t M, int D,
+                                  const int32_t* idx_ab, const int32_t* idx_ba, const T* g_ab,
+                                  const T* g_ba, T* grad_a, T* grad_b, void* workspace,
+                                  cudaStream_t stream) {
+  char* ws = static_cast<char*>(workspace);
+  return dispatch_dim(D, [&](auto dim) -> CudaStatus {
+    constexpr int kD = decltype(dim)::value;
+    nn_direct_grad_kernel<T, kD><<<blocks_for(B * N, 256), 256, 0, stream>>>(a, b, B, N, M, idx_ab,
+                                                                             g_ab, grad_a);
+    POINTOPS_CUDA_RETURN_IF_LAUNCH_FAILED();
+    nn_direct_grad_kernel<T, kD><<<blocks_for(B * M, 256), 256, 0, stream>>>(b, a, B, M, N, idx_ba,
+                                                                             g_ba, grad_b);
+    POINTOPS_CUDA_RETURN_IF_LAUNCH_FAILED();
+    // The same order as the CPU: direct terms, then a->b scatter into b, then b->a into a.
+    POINTOPS_CUDA_RETURN_IF_ERROR(
+        (scatter_direction<T, kD>(a, b, B, N, M, idx_ab, g_ab, grad_b, ws, stream)));
+    return scatter_direction<T, kD>(b, a, B, M, N, idx_ba, g_ba, grad_a, ws, stream);
+  });
+}
+
+#define POINTOPS_INSTANTIATE(T)                                                                  \
+  template CudaStatus nn_distance_cuda<T>(const T*, const T*, int64_t, int64_t, int64_t, int,   \
+                                           const int32_t*, const int32_t*, T*, int32_t*, T*,     \
+                                           int32_t*, void*, cudaStream_t);                       \
+  template CudaStatus nn_distance_grad_cuda<T>(const T*, const T*, int64_t, int64_t, int64_t,   \
+                                                int, const int32_t*, const int32_t*, const T*,   \
+                                                const T*, T*, T*, void*, cudaStream_t);
+POINTOPS_INSTANTIATE(float)
+POINTOPS_INSTANTIATE(double)
+#undef POINTOPS_INSTANTIATE
+
+}  // namespace pointops

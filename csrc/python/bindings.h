@@ -1,0 +1,7 @@
+#pragma once
+// One bind_* function per op, each in its own file.
+#include <pybind11/pybind11.h>
+
+namespace pointops {
+void bind_nn(pybind11::module_& m);
+}  // namespace pointops

@@ -1,0 +1,33 @@
+#pragma once
+// The pybind11 module's ParallelFor: std::threads taking chunks from a shared counter,
+// so that uneven work (k-d tree queries) still spreads over every core.
+#include <algorithm>
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "common/parallel.h"
+
+namespace pointops {
+
+inline ParallelFor thread_pool_parallel_for(int threads) {
+  if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  return [threads](int64_t total, int64_t /*cost_per_unit*/, const RangeFn& fn) {
+    const int workers = int(std::min<int64_t>(threads, total));
+    if (workers <= 1) {
+      if (total > 0) fn(0, total);
+      return;
+    }
+    const int64_t chunk = std::max<int64_t>(1, total / (int64_t(workers) * 8));
+    std::atomic<int64_t> next{0};
+    auto run = [&] {
+      for (int64_t begin; (begin = next.fetch_add(chunk)) < total;) fn(begin, std::min(total, begin + chunk));
+    };
+    std::vector<std::thread> pool;
+    for (int w = 1; w < workers; ++w) pool.emplace_back(run);
+    run();
+    for (auto& t : pool) t.join();
+  };
+}
+
+}  // namespace pointops

@@ -1,0 +1,210 @@
+// TensorFlow ops for the nearest-neighbour distance and its gradient (CPU and CUDA kernels).
+#include "nn/nn.h"
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/shape_inference.h"
+#include "tf/tf_door.h"
+
+namespace pointops {
+namespace {
+
+using tensorflow::OpKernel;
+using tensorflow::OpKernelConstruction;
+using tensorflow::OpKernelContext;
+using tensorflow::Tensor;
+using tensorflow::TensorShape;
+using tensorflow::shape_inference::DimensionHandle;
+using tensorflow::shape_inference::InferenceContext;
+using tensorflow::shape_inference::ShapeHandle;
+
+REGISTER_OP("PointopsNnDistance")
+    .Input("a: T")           // [B, N, D]
+    .Input("b: T")           // [B, M, D]
+    .Input("a_lengths: int32")  // [B]
+    .Input("b_lengths: int32")  // [B]
+    .Output("dist_ab: T")    // [B, N]
+    .Output("idx_ab: int32")  // [B, N]
+    .Output("dist_ba: T")    // [B, M]
+    .Output("idx_ba: int32")  // [B, M]
+    .Attr("T: {float, double}")
+    .Attr("algorithm: int = 0")  // NnAlgorithm: 0 auto, 1 brute force, 2 k-d tree (CPU only)
+    .SetShapeFn([](InferenceContext* c) {
+      ShapeHandle a, b, a_len, b_len;
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &a));
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 3, &b));
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(2), 1, &a_len));
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(3), 1, &b_len));
+      DimensionHandle batch, dim;
+      TF_RETURN_IF_ERROR(c->Merge(c->Dim(a, 0), c->Dim(b, 0), &batch));
+      TF_RETURN_IF_ERROR(c->Merge(c->Dim(a, 2), c->Dim(b, 2), &dim));
+      const ShapeHandle ab = c->MakeShape({batch, c->Dim(a, 1)});
+      const ShapeHandle ba = c->MakeShape({batch, c->Dim(b, 1)});
+      c->set_output(0, ab);
+      c->set_output(1, ab);
+      c->set_output(2, ba);
+      c->set_output(3, ba);
+      return absl::OkStatus();
+    });
+
+REGISTER_OP("PointopsNnDistanceGrad")
+    .Input("a: T")              // [B, N, D]
+    .Input("b: T")              // [B, M, D]
+    .Input("idx_ab: int32")     // [B, N]
+    .Input("idx_ba: int32")     // [B, M]
+    .Input("grad_dist_ab: T")   // [B, N]
+    .Input("grad_dist_ba: T")   // [B, M]
+    .Output("grad_a: T")        // [B, N, D]
+    .Output("grad_b: T")        // [B, M, D]
+    .Attr("T: {float, double}")
+    .SetShapeFn([](InferenceContext* c) {
+      c->set_output(0, c->input(0));
+      c->set_output(1, c->input(1));
+      return absl::OkStatus();
+    });
+
+// Checks of the gradient op's inputs (it is internal, but callable directly).
+bool check_grad_inputs(OpKernelContext* ctx) {
+  const Tensor &a = ctx->input(0), &b = ctx->input(1);
+  std::string err = check_point_sets("PointopsNnDistanceGrad", dims_of(a), dims_of(b), false);
+  const std::vector<int64_t> ab = {a.dims() == 3 ? a.dim_size(0) : 0, a.dims() == 3 ? a.dim_size(1) : 0};
+  const std::vector<int64_t> ba = {b.dims() == 3 ? b.dim_size(0) : 0, b.dims() == 3 ? b.dim_size(1) : 0};
+  const char* names[] = {"idx_ab", "idx_ba", "grad_dist_ab", "grad_dist_ba"};
+  for (int k = 0; k < 4 && err.empty(); ++k) {
+    const std::vector<int64_t>& want = k % 2 == 0 ? ab : ba;
+    if (dims_of(ctx->input(2 + k)) != want)
+      err = std::string("PointopsNnDistanceGrad: ") + names[k] + " must have shape " +
+            shape_string(want) + ", got " + shape_string(dims_of(ctx->input(2 + k)));
+  }
+  if (!err.empty()) ctx->CtxFailure(__FILE__, __LINE__, tensorflow::errors::InvalidArgument(err));
+  return err.empty();
+}
+
+struct NnOutputs {
+  Tensor *dist_ab, *idx_ab, *dist_ba, *idx_ba;
+};
+
+bool allocate_nn_outputs(OpKernelContext* ctx, NnOutputs* out) {
+  const Tensor &a = ctx->input(0), &b = ctx->input(1);
+  const TensorShape ab({a.dim_size(0), a.dim_size(1)}), ba({b.dim_size(0), b.dim_size(1)});
+  for (auto [k, shape, dst] : {std::tuple{0, ab, &out->dist_ab}, std::tuple{1, ab, &out->idx_ab},
+                               std::tuple{2, ba, &out->dist_ba}, std::tuple{3, ba, &out->idx_ba}}) {
+    const auto status = ctx->allocate_output(k, shape, dst);
+    if (!status.ok()) {
+      ctx->SetStatus(status);
+      return false;
+    }
+  }
+  return true;
+}
+
+template <typename T>
+class NnDistanceCpuOp : public OpKernel {
+ public:
+  explicit NnDistanceCpuOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("algorithm", &algorithm_));
+  }
+  void Compute(OpKernelContext* ctx) override {
+    if (!check_inputs(ctx, "PointopsNnDistance", false)) return;
+    NnOutputs out;
+    if (!allocate_nn_outputs(ctx, &out)) return;
+    const Tensor &a = ctx->input(0), &b = ctx->input(1);
+    nn_distance_cpu<T>(a.flat<T>().data(), b.flat<T>().data(), a.dim_size(0), a.dim_size(1),
+                       b.dim_size(1), int(a.dim_size(2)), ctx->input(2).flat<int32_t>().data(),
+                       ctx->input(3).flat<int32_t>().data(), out.dist_ab->flat<T>().data(),
+                       out.idx_ab->flat<int32_t>().data(), out.dist_ba->flat<T>().data(),
+                       out.idx_ba->flat<int32_t>().data(), NnAlgorithm(algorithm_),
+                       tf_parallel_for(ctx));
+  }
+
+ private:
+  int algorithm_ = 0;
+};
+
+template <typename T>
+class NnDistanceGradCpuOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    if (!check_grad_inputs(ctx)) return;
+    const Tensor &a = ctx->input(0), &b = ctx->input(1);
+    Tensor *grad_a, *grad_b;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, a.shape(), &grad_a));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, b.shape(), &grad_b));
+    nn_distance_grad_cpu<T>(a.flat<T>().data(), b.flat<T>().data(), a.dim_size(0), a.dim_size(1),
+                            b.dim_size(1), int(a.dim_size(2)), ctx->input(2).flat<int32_t>().data(),
+                            ctx->input(3).flat<int32_t>().data(), ctx->input(4).flat<T>().data(),
+                            ctx->input(5).flat<T>().data(), grad_a->flat<T>().data(),
+                            grad_b->flat<T>().data(), tf_parallel_for(ctx));
+  }
+};
+
+#if GOOGLE_CUDA
+template <typename T>
+class NnDistanceGpuOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    if (!check_inputs(ctx, "PointopsNnDistance", false)) return;
+    NnOutputs out;
+    if (!allocate_nn_outputs(ctx, &out)) return;
+    const Tensor &a = ctx->input(0), &b = ctx->input(1);
+    Tensor scratch;
+    void* ws = allocate_scratch(ctx, nn_distance_cuda_workspace_bytes(a.dim_size(0)), &scratch);
+    if (ws == nullptr) return;
+    set_cuda_status(ctx, "PointopsNnDistance",
+                    nn_distance_cuda<T>(a.flat<T>().data(), b.flat<T>().data(), a.dim_size(0),
+                                        a.dim_size(1), b.dim_size(1), int(a.dim_size(2)),
+                                        ctx->input(2).flat<int32_t>().data(),
+                                        ctx->input(3).flat<int32_t>().data(),
+                                        out.dist_ab->flat<T>().data(),
+                                        out.idx_ab->flat<int32_t>().data(),
+                                        out.dist_ba->flat<T>().data(),
+                                        out.idx_ba->flat<int32_t>().data(), ws, tf_cuda_stream(ctx)));
+  }
+};
+
+template <typename T>
+class NnDistanceGradGpuOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    if (!check_grad_inputs(ctx)) return;
+    const Tensor &a = ctx->input(0), &b = ctx->input(1);
+    Tensor *grad_a, *grad_b, scratch;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, a.shape(), &grad_a));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, b.shape(), &grad_b));
+    const int64_t B = a.dim_size(0), N = a.dim_size(1), M = b.dim_size(1);
+    void* ws = allocate_scratch(ctx, nn_distance_grad_cuda_workspace_bytes(B, N, M), &scratch);
+    if (ws == nullptr) return;
+    set_cuda_status(ctx, "PointopsNnDistanceGrad",
+                    nn_distance_grad_cuda<T>(a.flat<T>().data(), b.flat<T>().data(), B, N, M,
+                                             int(a.dim_size(2)), ctx->input(2).flat<int32_t>().data(),
+                                             ctx->input(3).flat<int32_t>().data(),
+                                             ctx->input(4).flat<T>().data(),
+                                             ctx->input(5).flat<T>().data(), grad_a->flat<T>().data(),
+                                             grad_b->flat<T>().data(), ws, tf_cuda_stream(ctx)));
+  }
+};
+#endif
+
+#define POINTOPS_REGISTER_CPU(T)                                                                  \
+  REGISTER_KERNEL_BUILDER(Name("PointopsNnDistance").Device(tensorflow::DEVICE_CPU).TypeConstraint<T>("T"), \
+                          NnDistanceCpuOp<T>);                                                     \
+  REGISTER_KERNEL_BUILDER(Name("PointopsNnDistanceGrad").Device(tensorflow::DEVICE_CPU).TypeConstraint<T>("T"), \
+                          NnDistanceGradCpuOp<T>);
+POINTOPS_REGISTER_CPU(float)
+POINTOPS_REGISTER_CPU(double)
+
+#if GOOGLE_CUDA
+// Lengths stay in host memory: they are checked on the host before the launch.
+#define POINTOPS_REGISTER_GPU(T)                                                                  \
+  REGISTER_KERNEL_BUILDER(Name("PointopsNnDistance").Device(tensorflow::DEVICE_GPU).TypeConstraint<T>("T") \
+                              .HostMemory("a_lengths").HostMemory("b_lengths"),                   \
+                          NnDistanceGpuOp<T>);                                                     \
+  REGISTER_KERNEL_BUILDER(Name("PointopsNnDistanceGrad").Device(tensorflow::DEVICE_GPU).TypeConstraint<T>("T"), \
+                          NnDistanceGradGpuOp<T>);
+POINTOPS_REGISTER_GPU(float)
+POINTOPS_REGISTER_GPU(double)
+#endif
+
+}  // namespace
+}  // namespace pointops

@@ -1,0 +1,74 @@
+#pragma once
+// Helpers for the TensorFlow kernels: TF's CPU pool as a ParallelFor, TF's CUDA stream,
+// shapes as vectors for the shared checks, and the lengths check.
+#include <string>
+#include <vector>
+
+#include "checks/input_checks.h"
+#include "common/parallel.h"
+#include "common/point_math.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/tensor.h"
+#include "tensorflow/core/util/work_sharder.h"
+#if GOOGLE_CUDA
+#include "xla/stream_executor/stream.h"
+#endif
+
+namespace pointops {
+
+inline ParallelFor tf_parallel_for(tensorflow::OpKernelContext* ctx) {
+  auto* workers = ctx->device()->tensorflow_cpu_worker_threads();
+  return [workers](int64_t total, int64_t cost_per_unit, const RangeFn& fn) {
+    tensorflow::Shard(workers->num_threads, workers->workers, total, cost_per_unit,
+                      [&fn](int64_t begin, int64_t end) { fn(begin, end); });
+  };
+}
+
+inline std::vector<int64_t> dims_of(const tensorflow::Tensor& t) {
+  std::vector<int64_t> dims;
+  for (int k = 0; k < t.dims(); ++k) dims.push_back(t.dim_size(k));
+  return dims;
+}
+
+// Checks a, b and their lengths (host tensors); false after setting ctx's status.
+inline bool check_inputs(tensorflow::OpKernelContext* ctx, const char* op, bool equal_sizes) {
+  const tensorflow::Tensor &a = ctx->input(0), &b = ctx->input(1);
+  std::string err = check_point_sets(op, dims_of(a), dims_of(b), equal_sizes);
+  if (err.empty()) {
+    const int64_t B = a.dim_size(0);
+    const tensorflow::Tensor &a_len = ctx->input(2), &b_len = ctx->input(3);
+    err = check_lengths(op, "a_lengths", a_len.flat<int32_t>().data(), dims_of(a_len), B, a.dim_size(1));
+    if (err.empty())
+      err = check_lengths(op, "b_lengths", b_len.flat<int32_t>().data(), dims_of(b_len), B, b.dim_size(1));
+  }
+  if (!err.empty()) ctx->CtxFailure(__FILE__, __LINE__, tensorflow::errors::InvalidArgument(err));
+  return err.empty();
+}
+
+// Scratch device (or host) memory from TF's allocator.
+// nullptr (with ctx's status set) when the allocation fails.
+inline void* allocate_scratch(tensorflow::OpKernelContext* ctx, size_t bytes,
+                              tensorflow::Tensor* holder) {
+  const auto status = ctx->allocate_temp(tensorflow::DT_INT8,
+                                         tensorflow::TensorShape({int64_t(bytes) + 1}), holder);
+  if (!status.ok()) {
+    ctx->SetStatus(status);
+    return nullptr;
+  }
+  return holder->flat<int8_t>().data();
+}
+
+#if GOOGLE_CUDA
+// The CUDA stream TF runs this op on (never the default stream).
+inline cudaStream_t tf_cuda_stream(tensorflow::OpKernelContext* ctx) {
+  return static_cast<cudaStream_t>(
+      ctx->op_device_context()->stream()->platform_specific_handle().stream);
+}
+
+inline void set_cuda_status(tensorflow::OpKernelContext* ctx, const char* op, CudaStatus status) {
+  if (status != 0)
+    ctx->SetStatus(tensorflow::errors::Internal(op, ": CUDA error: ", cuda_status_string(status)));
+}
+#endif
+
+}  // namespace pointops

@@ -1,0 +1,73 @@
+"""Chamfer distance from any nn_distance implementation (compiled or reference): the
+reductions live here once, so both paths share them."""
+import tensorflow as tf
+
+_POINT_REDUCTIONS = ("mean", "sum", None)
+_BATCH_REDUCTIONS = ("mean", "sum", None)
+_DIRECTIONS = ("bi", "a_to_b", "b_to_a")
+
+
+def safe_sqrt(x):
+    """sqrt with gradient 0 (not NaN or inf) where x == 0."""
+    positive = x > 0
+    return tf.where(positive, tf.sqrt(tf.where(positive, x, tf.ones_like(x))), tf.zeros_like(x))
+
+
+def valid_counts(per_point, lengths):
+    """Number of valid points per cloud, [B], in the dtype of per_point [B, N]."""
+    if lengths is None:
+        shape = tf.shape(per_point)
+        return tf.cast(tf.fill(shape[:1], shape[1]), per_point.dtype)
+    return tf.cast(lengths, per_point.dtype)
+
+
+def reduce_points(per_point, counts, point_reduction):
+    """per_point [B, N] (0 at padding) -> [B] by mean over valid points or sum; None keeps it."""
+    if point_reduction is None:
+        return per_point
+    total = tf.reduce_sum(per_point, axis=1)
+    return total / counts if point_reduction == "mean" else total
+
+
+def reduce_batch(per_cloud, batch_reduction):
+    if batch_reduction is None:
+        return per_cloud
+    return tf.reduce_mean(per_cloud) if batch_reduction == "mean" else tf.reduce_sum(per_cloud)
+
+
+def check_reductions(point_reduction, batch_reduction):
+    if point_reduction not in _POINT_REDUCTIONS:
+        raise ValueError(f"point_reduction must be one of {_POINT_REDUCTIONS}, got {point_reduction!r}")
+    if batch_reduction not in _BATCH_REDUCTIONS:
+        raise ValueError(f"batch_reduction must be one of {_BATCH_REDUCTIONS}, got {batch_reduction!r}")
+    if point_reduction is None and batch_reduction is not None:
+        raise ValueError("point_reduction=None keeps per-point values; it needs batch_reduction=None")
+
+
+def make_chamfer_distance(nn_distance):
+    def chamfer_distance(a, b, *, squared=True, direction="bi", point_reduction="mean",
+                         batch_reduction="mean", a_lengths=None, b_lengths=None):
+        """Chamfer distance between a [B, N, D] and b [B, M, D].
+
+        The default is mean_i min_j |a_i - b_j|^2 + mean_j min_i |a_i - b_j|^2, averaged over the
+        batch. squared=False uses Euclidean distances (CD-L1). direction "a_to_b" or "b_to_a" gives
+        one side. point_reduction "mean" (over valid points), "sum" or None ([B, N] per point; with
+        direction "bi" a pair (a side, b side)); batch_reduction "mean", "sum" or None ([B]).
+        """
+        if direction not in _DIRECTIONS:
+            raise ValueError(f"direction must be one of {_DIRECTIONS}, got {direction!r}")
+        check_reductions(point_reduction, batch_reduction)
+        dist_ab, _, dist_ba, _ = nn_distance(a, b, a_lengths, b_lengths)
+        if not squared:
+            dist_ab, dist_ba = safe_sqrt(dist_ab), safe_sqrt(dist_ba)
+        sides = []
+        if direction in ("bi", "a_to_b"):
+            sides.append(reduce_points(dist_ab, valid_counts(dist_ab, a_lengths), point_reduction))
+        if direction in ("bi", "b_to_a"):
+            sides.append(reduce_points(dist_ba, valid_counts(dist_ba, b_lengths), point_reduction))
+        if point_reduction is None:
+            return tuple(sides) if len(sides) == 2 else sides[0]
+        return reduce_batch(tf.add_n(sides), batch_reduction)
+
+    chamfer_distance.__qualname__ = chamfer_distance.__name__
+    return chamfer_distance

@@ -1,0 +1,83 @@
+"""Argument checks and dtype handling shared by every public function (compiled and reference).
+
+Static problems (ranks, D, batch) raise ValueError when the shapes are known; what only the
+values can show (lengths) is checked by the compiled op, or by assertions on the reference path.
+Half types (float16, bfloat16) are computed in float32 and the results cast back.
+"""
+import tensorflow as tf
+
+MAX_DIM = 8
+INT32_MAX = 2**31 - 1
+_COMPUTE_DTYPE = {tf.float16: tf.float32, tf.bfloat16: tf.float32, tf.float32: tf.float32,
+                  tf.float64: tf.float64}
+
+
+def _static_shape_error(op, a_shape, b_shape, equal_sizes):
+    sa, sb = a_shape.as_list() if a_shape.rank is not None else None, b_shape.as_list() if b_shape.rank is not None else None
+    shapes = f"got a {sa} and b {sb}"
+    if sa is not None and len(sa) != 3:
+        return f"{op}: a must have rank 3 [B, N, D], {shapes}"
+    if sb is not None and len(sb) != 3:
+        return f"{op}: b must have rank 3 [B, M, D], {shapes}"
+    if sa is None or sb is None:
+        return None
+    (ba, n, da), (bb, m, db) = sa, sb
+    if None not in (ba, bb) and ba != bb:
+        return f"{op}: a and b must have the same batch size, {shapes}"
+    if None not in (da, db) and da != db:
+        return f"{op}: a and b must have the same point dimension D, {shapes}"
+    if da is not None and not 1 <= da <= MAX_DIM:
+        return f"{op}: point dimension D must be in [1, {MAX_DIM}], {shapes}"
+    if (n is not None and n < 1) or (m is not None and m < 1):
+        return f"{op}: point sets must not be empty, {shapes}"
+    if equal_sizes and None not in (n, m) and n != m:
+        return f"{op}: EMD here needs equal sizes N == M (a one-to-one assignment), {shapes}"
+    batch = ba if ba is not None else bb
+    if batch is not None and max(n or 0, m or 0) * batch > INT32_MAX:
+        return f"{op}: B * N and B * M must be below 2^31, {shapes}"
+    return None
+
+
+def prepare(op, a, b, a_lengths=None, b_lengths=None, equal_sizes=False):
+    """(a, b, a_lengths, b_lengths, result_dtype) ready for a kernel: float32/float64 tensors,
+    int32 lengths [B] (full sizes where None)."""
+    a = tf.convert_to_tensor(a)
+    b = tf.convert_to_tensor(b)
+    if a.dtype not in _COMPUTE_DTYPE:
+        raise TypeError(f"{op}: a must be float16, bfloat16, float32 or float64, got {a.dtype.name}")
+    if b.dtype != a.dtype:
+        raise TypeError(f"{op}: a and b must have the same dtype, got {a.dtype.name} and {b.dtype.name}")
+    error = _static_shape_error(op, a.shape, b.shape, equal_sizes)
+    if error:
+        raise ValueError(error)
+    result_dtype = a.dtype
+    a = tf.cast(a, _COMPUTE_DTYPE[a.dtype])
+    b = tf.cast(b, _COMPUTE_DTYPE[b.dtype])
+    a_lengths = _lengths(op, "a_lengths", a_lengths, a)
+    b_lengths = _lengths(op, "b_lengths", b_lengths, b)
+    return a, b, a_lengths, b_lengths, result_dtype
+
+
+def _lengths(op, name, lengths, points):
+    shape = tf.shape(points)
+    if lengths is None:
+        return tf.fill(shape[:1], shape[1])
+    lengths = tf.convert_to_tensor(lengths)
+    if not lengths.dtype.is_integer:
+        raise TypeError(f"{op}: {name} must be integers, got {lengths.dtype.name}")
+    if lengths.shape.rank is not None and lengths.shape.rank != 1:
+        raise ValueError(f"{op}: {name} must have shape [B], got {lengths.shape.as_list()} "
+                         f"for points of shape {points.shape.as_list()}")
+    return tf.cast(lengths, tf.int32)
+
+
+def assert_lengths(op, points, lengths, name):
+    """Run-time check of lengths for the reference path (the compiled op checks its own)."""
+    shape = tf.shape(points)
+    return [
+        tf.debugging.assert_equal(tf.shape(lengths)[0], shape[0],
+                                  message=f"{op}: {name} must have shape [B]"),
+        tf.debugging.assert_greater_equal(lengths, 1, message=f"{op}: {name} must be >= 1"),
+        tf.debugging.assert_less_equal(lengths, shape[1],
+                                       message=f"{op}: {name} must be <= the padded size"),
+    ]

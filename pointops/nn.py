@@ -1,0 +1,65 @@
+"""nn_distance and chamfer_distance on the compiled kernels, with their registered gradients."""
+import tensorflow as tf
+
+from pointops import _backend, _chamfer, _inputs, reference
+
+# NnAlgorithm in csrc/core/nn/nn.h; the CPU kernel's choice, which never changes the result.
+_ALGORITHMS = {"auto": 0, "brute": 1, "tree": 2}
+
+
+def nn_distance(a, b, a_lengths=None, b_lengths=None, *, algorithm="auto"):
+    """Nearest neighbour of every point in the other set, both ways.
+
+    a: [B, N, D], b: [B, M, D] (D in 1..8; float16, bfloat16, float32 or float64);
+    a_lengths, b_lengths: optional [B] ints for padded batches (points past them are ignored).
+    Returns (dist_ab [B, N], idx_ab [B, N] int32, dist_ba [B, M], idx_ba [B, M] int32): squared
+    Euclidean distances (in the input dtype) and neighbour indices; padded points get 0 and -1.
+    Ties go to the lowest index. A NaN coordinate gives NaN distances (NaN in, NaN out).
+    Gradients flow to a and b through the distances. `algorithm` ("auto", "brute", "tree") picks
+    the CPU search and never changes the result.
+    """
+    ops = _backend.compiled_ops()
+    if ops is None:
+        return reference.nn_distance(a, b, a_lengths, b_lengths)
+    if algorithm not in _ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {tuple(_ALGORITHMS)}, got {algorithm!r}")
+    a, b, a_len, b_len, dtype = _inputs.prepare("nn_distance", a, b, a_lengths, b_lengths)
+    dist_ab, idx_ab, dist_ba, idx_ba = ops.pointops_nn_distance(
+        a, b, a_len, b_len, algorithm=_ALGORITHMS[algorithm])
+    return tf.cast(dist_ab, dtype), idx_ab, tf.cast(dist_ba, dtype), idx_ba
+
+
+chamfer_distance = _chamfer.make_chamfer_distance(nn_distance)
+
+
+@tf.RegisterGradient("PointopsNnDistance")
+def _nn_distance_grad(op, grad_dist_ab, _grad_idx_ab, grad_dist_ba, _grad_idx_ba):
+    a, b = op.inputs[0], op.inputs[1]
+    grad_dist_ab = tf.zeros_like(op.outputs[0]) if grad_dist_ab is None else grad_dist_ab
+    grad_dist_ba = tf.zeros_like(op.outputs[2]) if grad_dist_ba is None else grad_dist_ba
+    grad_a, grad_b = _backend.compiled_ops().pointops_nn_distance_grad(
+        a, b, op.outputs[1], op.outputs[3], grad_dist_ab, grad_dist_ba)
+    return grad_a, grad_b, None, None
+
+
+def _grad_in_tf(a, b, idx_ab, idx_ba, g_ab, g_ba):
+    """What PointopsNnDistanceGrad computes, in differentiable TF ops."""
+    with tf.GradientTape() as tape:
+        tape.watch([a, b])
+        total = (tf.reduce_sum(g_ab * reference.squared_distance_to(a, b, idx_ab))
+                 + tf.reduce_sum(g_ba * reference.squared_distance_to(b, a, idx_ba)))
+    return tape.gradient(total, [a, b])
+
+
+@tf.RegisterGradient("PointopsNnDistanceGrad")
+def _nn_distance_grad_grad(op, grad_grad_a, grad_grad_b):
+    """Second order: differentiate the TF expression of the gradient op."""
+    a, b, idx_ab, idx_ba, g_ab, g_ba = op.inputs
+    with tf.GradientTape() as tape:
+        tape.watch([a, b, g_ab, g_ba])
+        grad_a, grad_b = _grad_in_tf(a, b, idx_ab, idx_ba, g_ab, g_ba)
+    d_a, d_b, d_g_ab, d_g_ba = tape.gradient(
+        [grad_a, grad_b], [a, b, g_ab, g_ba],
+        output_gradients=[tf.zeros_like(a) if grad_grad_a is None else grad_grad_a,
+                          tf.zeros_like(b) if grad_grad_b is None else grad_grad_b])
+    return d_a, d_b, None, None, d_g_ab, d_g_ba

@@ -1,0 +1,52 @@
+"""pointops in pure TensorFlow: the same functions, signatures and semantics as the compiled path.
+
+This is the oracle for the tests and the fallback when the compiled library is absent. It builds
+the [N, M] distance matrix one cloud at a time (tf.map_fn over the batch), so memory is
+O(N * M * D) per cloud rather than for the whole batch; the nearest indices are found without
+gradient and the distances recomputed from them, so gradients go to the chosen neighbour only,
+exactly as in the compiled op. Ties go to the lowest index (tf.argmin), as in the compiled op;
+non-finite input is not given the compiled op's NaN rule here.
+"""
+import tensorflow as tf
+
+from pointops import _chamfer, _inputs
+
+
+def _nearest_one(args):
+    """Index of the nearest valid ref point for each query point of one cloud; -1 for padding."""
+    query, ref, query_len, ref_len = args  # [N, D], [M, D], scalars
+    d = tf.reduce_sum(tf.square(query[:, None, :] - ref[None, :, :]), axis=-1)  # [N, M]
+    valid_ref = tf.sequence_mask(ref_len, tf.shape(ref)[0])
+    d = tf.where(valid_ref[None, :], d, tf.constant(float("inf"), d.dtype))
+    idx = tf.argmin(d, axis=1, output_type=tf.int32)
+    return tf.where(tf.sequence_mask(query_len, tf.shape(query)[0]), idx, -1)
+
+
+def _nearest(query, ref, query_len, ref_len):
+    query, ref = tf.stop_gradient(query), tf.stop_gradient(ref)
+    return tf.map_fn(_nearest_one, (query, ref, query_len, ref_len),
+                     fn_output_signature=tf.TensorSpec([None], tf.int32))
+
+
+def squared_distance_to(query, ref, idx):
+    """|query_i - ref_idx[i]|^2 per point ([B, N]); 0 where idx is -1. Differentiable in both."""
+    neighbours = tf.gather(ref, tf.maximum(idx, 0), batch_dims=1)
+    d = tf.reduce_sum(tf.square(query - neighbours), axis=-1)
+    return tf.where(idx >= 0, d, tf.zeros_like(d))
+
+
+def nn_distance(a, b, a_lengths=None, b_lengths=None):
+    """Nearest neighbours both ways: a [B, N, D], b [B, M, D] ->
+    (dist_ab [B, N], idx_ab [B, N] int32, dist_ba [B, M], idx_ba [B, M] int32)."""
+    a, b, a_len, b_len, dtype = _inputs.prepare("nn_distance", a, b, a_lengths, b_lengths)
+    checks = (_inputs.assert_lengths("nn_distance", a, a_len, "a_lengths")
+              + _inputs.assert_lengths("nn_distance", b, b_len, "b_lengths"))
+    with tf.control_dependencies(checks):
+        idx_ab = _nearest(a, b, a_len, b_len)
+        idx_ba = _nearest(b, a, b_len, a_len)
+    dist_ab = squared_distance_to(a, b, idx_ab)
+    dist_ba = squared_distance_to(b, a, idx_ba)
+    return tf.cast(dist_ab, dtype), idx_ab, tf.cast(dist_ba, dtype), idx_ba
+
+
+chamfer_distance = _chamfer.make_chamfer_distance(nn_distance)

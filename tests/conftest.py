@@ -1,0 +1,26 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+
+
+@pytest.fixture
+def rng(request):
+    # A fresh, reproducible stream per test.
+    return np.random.default_rng(abs(hash(request.node.nodeid)) % 2**32)
+
+
+def kdtree_nn(query, ref):
+    """Independent oracle: squared distance and index of each query point's nearest ref point."""
+    dist, idx = cKDTree(ref.astype(np.float64)).query(query.astype(np.float64), k=1)
+    return dist**2, idx
+
+
+def numpy_nn(query, ref):
+    """Independent oracle with numpy's tie rule (lowest index): [N], [N]."""
+    d = ((query[:, None, :].astype(np.float64) - ref[None, :, :]) ** 2).sum(-1)
+    idx = d.argmin(1)
+    return d[np.arange(len(query)), idx], idx

@@ -6,7 +6,8 @@ when the compiled library is missing. See pointops.backend_info().
 """
 from pointops import reference
 from pointops._backend import backend_info
+from pointops.emd import emd, emd_match
 from pointops.nn import chamfer_distance, nn_distance
 
-__all__ = ["backend_info", "chamfer_distance", "nn_distance", "reference"]
+__all__ = ["backend_info", "chamfer_distance", "emd", "emd_match", "nn_distance", "reference"]
 __version__ = "0.1.0"

@@ -8,9 +8,9 @@ _DIRECTIONS = ("bi", "a_to_b", "b_to_a")
 
 
 def safe_sqrt(x):
-    """sqrt with gradient 0 (not NaN or inf) where x == 0."""
-    positive = x > 0
-    return tf.where(positive, tf.sqrt(tf.where(positive, x, tf.ones_like(x))), tf.zeros_like(x))
+    """sqrt with gradient 0 (not NaN or inf) where x == 0; NaN stays NaN."""
+    zero = tf.equal(x, 0)
+    return tf.where(zero, tf.zeros_like(x), tf.sqrt(tf.where(zero, tf.ones_like(x), x)))
 
 
 def valid_counts(per_point, lengths):

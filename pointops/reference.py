@@ -9,7 +9,7 @@ non-finite input is not given the compiled op's NaN rule here.
 """
 import tensorflow as tf
 
-from pointops import _chamfer, _inputs
+from pointops import _auction_tf, _chamfer, _emd, _inputs
 
 
 def _nearest_one(args):
@@ -50,3 +50,18 @@ def nn_distance(a, b, a_lengths=None, b_lengths=None):
 
 
 chamfer_distance = _chamfer.make_chamfer_distance(nn_distance)
+
+
+def emd_match(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b_lengths=None):
+    """The auction assignment on a dense cost matrix (float64): (assignment [B, N] int32, gap_bound [B])."""
+    rel_tol, max_rounds = _emd.check_emd_options(eps, max_iter)
+    a, b, a_len, b_len, dtype = _inputs.prepare("emd", a, b, a_lengths, b_lengths, equal_sizes=True)
+    checks = (_inputs.assert_lengths("emd", a, a_len, "a_lengths") + _inputs.assert_lengths("emd", b, b_len, "b_lengths")
+              + [tf.debugging.assert_equal(a_len, b_len, message="emd: EMD here needs equal sizes (a_lengths == b_lengths)")])
+    with tf.control_dependencies(checks):
+        assignment, gap = _auction_tf.auction(tf.cast(a, tf.float64), tf.cast(b, tf.float64), a_len, squared,
+                                              rel_tol, max_rounds)
+    return assignment, tf.cast(gap, dtype)
+
+
+emd = _emd.make_emd(emd_match)

@@ -140,3 +140,10 @@ def test_non_finite_input_gives_nan(rng):
     assert np.isnan(dist_ab[1]).all() and (idx_ab[1] == 9).all()
     assert dist_ba[1, 7] == np.inf and np.isnan(dist_ba[1, 9])
     assert np.isfinite(np.delete(dist_ba[1], [7, 9])).all()
+
+
+def test_non_finite_input_gives_nan_chamfer():
+    a = np.zeros((1, 4, 3), np.float32)
+    a[0, 2, 0] = np.nan
+    for squared in (True, False):
+        assert np.isnan(pointops.chamfer_distance(a, a + 1, squared=squared).numpy())

@@ -19,4 +19,5 @@ PYBIND11_MODULE(_C, m) {
   m.attr("cuda_built") = false;
 #endif
   pointops::bind_nn(m);
+  pointops::bind_emd(m);
 }

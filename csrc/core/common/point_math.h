@@ -3,6 +3,7 @@
 // the CUDA kernels produce bit-identical distances: the squared distance is summed over
 // d = 0..D-1 with separately rounded multiplies and adds (no FMA contraction; the CPU
 // files build with -ffp-contract=off and the CUDA code uses __fmul_rn/__fadd_rn).
+#include <cmath>
 #include <cstdint>
 
 #if defined(__CUDACC__)
@@ -52,6 +53,17 @@ POINTOPS_HD T squared_distance(const T* p, const T* q, int64_t q_stride = 1) {
     acc = add_rn(acc, mul_rn(diff, diff));
   }
   return acc;
+}
+
+// The EMD ground cost: Euclidean distance, or its square when `squared`.
+template <int D, typename T>
+POINTOPS_HD T pair_cost(const T* p, const T* q, bool squared) {
+  const T d2 = squared_distance<D>(p, q);
+#if defined(__CUDA_ARCH__)
+  return squared ? d2 : sqrt(d2);
+#else
+  return squared ? d2 : std::sqrt(d2);
+#endif
 }
 
 // The order in which nearest-neighbour candidates win: a NaN distance beats everything

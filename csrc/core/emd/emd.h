@@ -1,0 +1,41 @@
+#pragma once
+// Earth Mover's Distance between equal-size point sets through a one-to-one assignment found by
+// Bertsekas' auction algorithm with epsilon scaling. CPU (emd_cpu.cc) and CUDA (emd_cuda.cu).
+// The door checks: 1 <= D <= 8, 1 <= len[b] <= N, B*N below 2^31.
+//
+// What the result means: assignment[b] is a permutation of 0..len[b]-1 (padding gets -1), and
+// gap[b] is a certified upper bound on (mean cost of that assignment) - (optimal mean cost),
+// from weak duality with the final prices: sum_i max_j(-c_ij - p_j) + sum_j p_j bounds the best
+// benefit from above. A cloud stops once gap <= rel_tol * its mean cost (or at max_rounds).
+// A cloud with a non-finite coordinate gets the identity assignment and a NaN gap.
+#include <cstddef>
+#include <cstdint>
+
+#include "common/parallel.h"
+#include "common/point_math.h"
+
+namespace pointops {
+
+struct EmdOptions {
+  bool squared = false;      // cost |a_i - b_j|^2 instead of |a_i - b_j|
+  double rel_tol = 1e-3;     // target: gap <= rel_tol * mean cost of the assignment
+  int64_t max_rounds = 0;    // bidding rounds before giving up on the target (0: 10000); the
+                             // assignment is then completed greedily and its gap still reported
+};
+
+// a, b: [B, N, D]; len: [B] valid sizes (host). assignment: [B, N] int32 (b index for each a
+// point), gap: [B] in cost units (same dtype as the points).
+template <typename T>
+void emd_match_cpu(const T* a, const T* b, int64_t B, int64_t N, int D, const int32_t* len,
+                   const EmdOptions& options, int32_t* assignment, T* gap, const ParallelFor& pfor);
+
+// CUDA: a, b, assignment, gap on the device, len on the host; `workspace` is device memory of
+// emd_match_cuda_workspace_bytes(B, N) bytes. Synchronises `stream` a few times per epsilon
+// phase (to read the per-cloud progress counters), never once per bidding round.
+size_t emd_match_cuda_workspace_bytes(int64_t B, int64_t N);
+template <typename T>
+CudaStatus emd_match_cuda(const T* a, const T* b, int64_t B, int64_t N, int D, const int32_t* len_host,
+                          const EmdOptions& options, int32_t* assignment, T* gap, void* workspace,
+                          cudaStream_t stream);
+
+}  // namespace pointops

@@ -1,0 +1,197 @@
+// CPU auction (Gauss-Seidel: one bid at a time, in a fixed order, so it is deterministic).
+// Each bid first looks only at the person's k nearest objects (from the k-d tree); that is
+// exact whenever the second-best candidate value beats the best value any other object could
+// have (-(k-th nearest cost) - min price); otherwise the bid scans all objects.
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <vector>
+
+#include "common/dispatch.h"
+#include "emd/auction_schedule.h"
+#include "emd/emd.h"
+#include "nn/kdtree.h"
+
+namespace pointops {
+namespace {
+
+constexpr int kCandidates = 16;
+
+template <typename T, int D>
+class CpuAuction {
+ public:
+  CpuAuction(const T* a, const T* b, int64_t n, bool squared)
+      : a_(a), b_(b), n_(n), squared_(squared), k_(int(std::min<int64_t>(kCandidates, n))),
+        price_(n, 0.0), owner_(n, -1), assigned_(n, -1), cand_(n * k_), cand_cost_(n * k_) {
+    KdTree<T, D> tree;
+    tree.build(b, n);
+    std::vector<T> d2(k_);
+    for (int64_t i = 0; i < n; ++i) {
+      tree.knn(a + i * D, k_, &cand_[i * k_], d2.data());
+      for (int c = 0; c < k_; ++c) cand_cost_[i * k_ + c] = cost(i, cand_[i * k_ + c]);
+    }
+  }
+
+  double cost(int64_t i, int64_t j) const { return double(pair_cost<D>(a_ + i * D, b_ + j * D, squared_)); }
+
+  // Upper bound on any pair's cost, from the bounding box of both clouds.
+  double max_cost() const {
+    double span2 = 0;
+    for (int k = 0; k < D; ++k) {
+      T lo = a_[k], hi = a_[k];
+      for (int64_t i = 0; i < n_; ++i) {
+        lo = std::min({lo, a_[i * D + k], b_[i * D + k]});
+        hi = std::max({hi, a_[i * D + k], b_[i * D + k]});
+      }
+      span2 += double(hi - lo) * double(hi - lo);
+    }
+    return squared_ ? span2 : std::sqrt(span2);
+  }
+
+  // One epsilon phase: everyone unassigned, prices kept. Returns false if max_bids ran out.
+  bool run_phase(double eps, int64_t& bids_left) {
+    std::fill(owner_.begin(), owner_.end(), -1);
+    std::fill(assigned_.begin(), assigned_.end(), -1);
+    std::deque<int32_t> unassigned;
+    for (int64_t i = 0; i < n_; ++i) unassigned.push_back(int32_t(i));
+    min_price_ = *std::min_element(price_.begin(), price_.end());
+    while (!unassigned.empty()) {
+      if (bids_left-- <= 0) return false;
+      const int32_t i = unassigned.front();
+      unassigned.pop_front();
+      const Bid bid = best_two(i);
+      price_[bid.j] += bid.w1 - bid.w2 + eps;
+      const int32_t previous = owner_[bid.j];
+      if (previous >= 0) {
+        assigned_[previous] = -1;
+        unassigned.push_back(previous);
+      }
+      owner_[bid.j] = i;
+      assigned_[i] = bid.j;
+    }
+    return true;
+  }
+
+  // Gives the persons still unassigned the free objects in index order (a permutation again).
+  void complete() {
+    int64_t free_j = 0;
+    for (int64_t i = 0; i < n_; ++i) {
+      if (assigned_[i] >= 0) continue;
+      while (owner_[free_j] >= 0) ++free_j;
+      owner_[free_j] = int32_t(i);
+      assigned_[i] = int32_t(free_j);
+    }
+  }
+
+  // (certified gap of the mean cost, mean cost) of the current full assignment.
+  std::pair<double, double> gap_and_mean() const {
+    double dual = 0, primal = 0;
+    for (int64_t j = 0; j < n_; ++j) dual += price_[j];
+    for (int64_t i = 0; i < n_; ++i) {
+      double best = -std::numeric_limits<double>::infinity();
+      for (int64_t j = 0; j < n_; ++j) best = std::max(best, -cost(i, j) - price_[j]);
+      dual += best;
+      primal += cost(i, assigned_[i]);
+    }
+    // dual bounds the best total benefit (-cost) from above: optimum >= -dual.
+    return {std::max(0.0, (dual + primal) / double(n_)), primal / double(n_)};
+  }
+
+  const std::vector<int32_t>& assignment() const { return assigned_; }
+
+ private:
+  struct Bid {
+    int32_t j;
+    double w1, w2;  // best and second-best value (-cost - price)
+  };
+
+  static void consider(int32_t j, double w, Bid& bid) {
+    if (w > bid.w1 || (w == bid.w1 && j < bid.j)) {
+      bid.w2 = bid.w1;
+      bid.w1 = w;
+      bid.j = j;
+    } else {
+      bid.w2 = std::max(bid.w2, w);
+    }
+  }
+
+  Bid best_two(int32_t i) {
+    const double lowest = -std::numeric_limits<double>::infinity();
+    Bid bid{-1, lowest, lowest};
+    for (int c = 0; c < k_; ++c) {
+      const int32_t j = cand_[i * k_ + c];
+      consider(j, -cand_cost_[i * k_ + c] - price_[j], bid);
+    }
+    // Any other object j has cost >= the k-th candidate's and price >= min_price_.
+    const double outside_bound = -cand_cost_[i * k_ + k_ - 1] - min_price_;
+    if (k_ < n_ && bid.w2 < outside_bound) {
+      bid = Bid{-1, lowest, lowest};
+      for (int64_t j = 0; j < n_; ++j) consider(int32_t(j), -cost(i, j) - price_[j], bid);
+    }
+    if (n_ == 1) bid.w2 = bid.w1;  // one object: the bid raises its price by eps
+    return bid;
+  }
+
+  const T* a_;
+  const T* b_;
+  int64_t n_;
+  bool squared_;
+  int k_;
+  double min_price_ = 0;  // a lower bound on every price (prices only rise within a run)
+  std::vector<double> price_;
+  std::vector<int32_t> owner_, assigned_, cand_;
+  std::vector<double> cand_cost_;
+};
+
+template <typename T, int D>
+void emd_match_one(const T* a, const T* b, int64_t n, const EmdOptions& options, int32_t* assignment,
+                   T* gap) {
+  // Non-finite coordinates: no meaningful assignment; identity, and a NaN gap (NaN distance).
+  bool finite = true;
+  for (int64_t k = 0; k < n * D; ++k) finite &= std::isfinite(a[k]) && std::isfinite(b[k]);
+  if (!finite) {
+    for (int64_t i = 0; i < n; ++i) assignment[i] = int32_t(i);
+    *gap = std::numeric_limits<T>::quiet_NaN();
+    return;
+  }
+  CpuAuction<T, D> auction(a, b, n, options.squared);
+  const double max_cost = auction.max_cost(), floor = eps_floor(max_cost);
+  int64_t bids_left = (options.max_rounds > 0 ? options.max_rounds : kDefaultMaxRounds) * n;
+  double eps = initial_eps(max_cost), gap_mean = 0;
+  for (;;) {
+    const bool finished = auction.run_phase(eps, bids_left);
+    if (!finished) auction.complete();
+    const auto [g, mean_cost] = auction.gap_and_mean();
+    gap_mean = g;
+    if (!finished || phase_done(gap_mean, mean_cost, options.rel_tol, eps, floor)) break;
+    eps = next_eps(eps, floor);
+  }
+  std::copy(auction.assignment().begin(), auction.assignment().end(), assignment);
+  *gap = T(gap_mean);
+}
+
+}  // namespace
+
+template <typename T>
+void emd_match_cpu(const T* a, const T* b, int64_t B, int64_t N, int D, const int32_t* len,
+                   const EmdOptions& options, int32_t* assignment, T* gap, const ParallelFor& pfor) {
+  dispatch_dim(D, [&](auto dim) {
+    constexpr int kD = decltype(dim)::value;
+    pfor(B, 1000 * N * N, [&](int64_t b0, int64_t b1) {
+      for (int64_t bi = b0; bi < b1; ++bi) {
+        std::fill(assignment + bi * N, assignment + (bi + 1) * N, -1);
+        emd_match_one<T, kD>(a + bi * N * kD, b + bi * N * kD, len[bi], options, assignment + bi * N,
+                             gap + bi);
+      }
+    });
+  });
+}
+
+template void emd_match_cpu<float>(const float*, const float*, int64_t, int64_t, int, const int32_t*,
+                                   const EmdOptions&, int32_t*, float*, const ParallelFor&);
+template void emd_match_cpu<double>(const double*, const double*, int64_t, int64_t, int,
+                                    const int32_t*, const EmdOptions&, int32_t*, double*,
+                                    const ParallelFor&);
+
+}  // namespace pointops

@@ -1,0 +1,91 @@
+// pointops._C.emd_match (numpy, CPU) and emd_match_cuda (device buffers).
+#include "emd/emd.h"
+#include "python/bindings.h"
+#include "python/door.h"
+#include "python/thread_pool.h"
+
+namespace pointops {
+namespace {
+
+EmdOptions make_options(bool squared, double rel_tol, int64_t max_rounds) {
+  if (!(rel_tol > 0)) throw py::value_error("emd_match: rel_tol must be > 0");
+  EmdOptions options;
+  options.squared = squared;
+  options.rel_tol = rel_tol;
+  options.max_rounds = max_rounds;
+  return options;
+}
+
+py::array_t<int32_t> checked_emd_lengths(const char* op, const std::vector<int64_t>& a,
+                                         const std::vector<int64_t>& b, const py::object& lengths) {
+  auto [len, unused] = checked_lengths(op, a, b, lengths, lengths, true);
+  return len;
+}
+
+template <typename T>
+py::tuple emd_match_typed(const py::array& a, const py::array& b, const py::array_t<int32_t>& len,
+                          const EmdOptions& options, int threads) {
+  const int64_t B = a.shape(0), N = a.shape(1);
+  py::array_t<int32_t> assignment({B, N});
+  py::array_t<T> gap(B);
+  {
+    py::gil_scoped_release release;
+    emd_match_cpu<T>(static_cast<const T*>(a.data()), static_cast<const T*>(b.data()), B, N, int(a.shape(2)),
+                     len.data(), options, assignment.mutable_data(), gap.mutable_data(),
+                     thread_pool_parallel_for(threads));
+  }
+  return py::make_tuple(assignment, gap);
+}
+
+py::tuple emd_match(const py::handle& a_obj, const py::handle& b_obj, const py::object& lengths, bool squared,
+                    double rel_tol, int64_t max_rounds, int threads) {
+  const py::array a = float_array(a_obj, "a"), b = float_array(b_obj, "b");
+  const auto len = checked_emd_lengths("emd_match", dims_of(a), dims_of(b), lengths);
+  if (!a.dtype().is(b.dtype())) throw py::type_error("emd_match: a and b must have the same dtype");
+  const EmdOptions options = make_options(squared, rel_tol, max_rounds);
+  return a.dtype().is(py::dtype::of<float>()) ? emd_match_typed<float>(a, b, len, options, threads)
+                                              : emd_match_typed<double>(a, b, len, options, threads);
+}
+
+#ifdef POINTOPS_WITH_CUDA
+// Outputs preallocated on the device: assignment int32 [B, N], gap [B] of the points' dtype.
+void emd_match_cuda_door(const py::handle& a_obj, const py::handle& b_obj, const py::object& lengths,
+                         const py::handle& assignment, const py::handle& gap, bool squared, double rel_tol,
+                         int64_t max_rounds, uintptr_t stream_handle) {
+  const DeviceArray a = device_array(a_obj, "a"), b = device_array(b_obj, "b");
+  const auto len = checked_emd_lengths("emd_match_cuda", a.shape, b.shape, lengths);
+  if (a.typestr != b.typestr || (a.typestr != "<f4" && a.typestr != "<f8"))
+    throw py::type_error("emd_match_cuda: a and b must both be float32 or both float64");
+  const int64_t B = a.shape[0], N = a.shape[1];
+  const DeviceArray out = expect_device(assignment, "assignment", "<i4", {B, N});
+  const DeviceArray gap_out = expect_device(gap, "gap", a.typestr, {B});
+  const EmdOptions options = make_options(squared, rel_tol, max_rounds);
+  auto stream = reinterpret_cast<cudaStream_t>(stream_handle);
+  DeviceScratch scratch(emd_match_cuda_workspace_bytes(B, N), stream);
+  py::gil_scoped_release release;
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    return emd_match_cuda<T>(static_cast<const T*>(a.data), static_cast<const T*>(b.data), B, N, int(a.shape[2]),
+                             len.data(), options, static_cast<int32_t*>(out.data), static_cast<T*>(gap_out.data),
+                             scratch.ptr, stream);
+  };
+  raise_cuda("emd_match_cuda", a.typestr == "<f4" ? run(float{}) : run(double{}));
+}
+#endif
+
+}  // namespace
+
+void bind_emd(py::module_& m) {
+  using namespace pybind11::literals;
+  m.def("emd_match", &emd_match, "a"_a, "b"_a, "lengths"_a = py::none(), "squared"_a = false, "rel_tol"_a = 1e-3,
+        "max_rounds"_a = 0, "threads"_a = 0,
+        "Auction assignment. a, b: [B,N,D] -> (assignment [B,N] int32, gap [B]): the certified bound on "
+        "mean cost minus optimal mean cost.");
+#ifdef POINTOPS_WITH_CUDA
+  m.def("emd_match_cuda", &emd_match_cuda_door, "a"_a, "b"_a, "lengths"_a, "assignment"_a, "gap"_a,
+        "squared"_a = false, "rel_tol"_a = 1e-3, "max_rounds"_a = 0, "stream"_a = 0,
+        "emd_match on CUDA device arrays; outputs preallocated; synchronises the stream before returning.");
+#endif
+}
+
+}  // namespace pointops

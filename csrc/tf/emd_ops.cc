@@ -1,0 +1,131 @@
+// TensorFlow op for the auction assignment (CPU and CUDA kernels). It has no gradient: the
+// EMD's gradient flows through the matched cost, computed in TF from the assignment.
+#include "emd/emd.h"
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/shape_inference.h"
+#include "tf/tf_door.h"
+
+namespace pointops {
+namespace {
+
+using tensorflow::OpKernel;
+using tensorflow::OpKernelConstruction;
+using tensorflow::OpKernelContext;
+using tensorflow::Tensor;
+using tensorflow::TensorShape;
+using tensorflow::shape_inference::DimensionHandle;
+using tensorflow::shape_inference::InferenceContext;
+using tensorflow::shape_inference::ShapeHandle;
+
+REGISTER_OP("PointopsEmdMatch")
+    .Input("a: T")              // [B, N, D]
+    .Input("b: T")              // [B, N, D]
+    .Input("a_lengths: int32")  // [B]
+    .Input("b_lengths: int32")  // [B], equal to a_lengths
+    .Output("assignment: int32")  // [B, N]: the b point matched to each a point, -1 at padding
+    .Output("gap: T")             // [B]: certified bound on mean cost - optimal mean cost
+    .Attr("T: {float, double}")
+    .Attr("squared: bool = false")
+    .Attr("rel_tol: float = 0.001")
+    .Attr("max_rounds: int = 0")
+    .SetShapeFn([](InferenceContext* c) {
+      ShapeHandle a, b, unused;
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &a));
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 3, &b));
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(2), 1, &unused));
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(3), 1, &unused));
+      DimensionHandle batch, n, dim;
+      TF_RETURN_IF_ERROR(c->Merge(c->Dim(a, 0), c->Dim(b, 0), &batch));
+      TF_RETURN_IF_ERROR(c->Merge(c->Dim(a, 1), c->Dim(b, 1), &n));
+      TF_RETURN_IF_ERROR(c->Merge(c->Dim(a, 2), c->Dim(b, 2), &dim));
+      c->set_output(0, c->MakeShape({batch, n}));
+      c->set_output(1, c->MakeShape({batch}));
+      return absl::OkStatus();
+    });
+
+class EmdOpBase : public OpKernel {
+ public:
+  explicit EmdOpBase(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    float rel_tol;
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("squared", &options_.squared));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("rel_tol", &rel_tol));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("max_rounds", &options_.max_rounds));
+    OP_REQUIRES(ctx, rel_tol > 0, tensorflow::errors::InvalidArgument("PointopsEmdMatch: rel_tol must be > 0, got ", rel_tol));
+    options_.rel_tol = rel_tol;
+  }
+
+ protected:
+  // Checks the inputs (a_lengths must equal b_lengths) and allocates the outputs.
+  bool prepare(OpKernelContext* ctx, Tensor** assignment, Tensor** gap) {
+    if (!check_inputs(ctx, "PointopsEmdMatch", true)) return false;
+    const Tensor &a = ctx->input(0), &a_len = ctx->input(2), &b_len = ctx->input(3);
+    for (int64_t i = 0; i < a.dim_size(0); ++i) {
+      if (a_len.flat<int32_t>()(i) != b_len.flat<int32_t>()(i)) {
+        ctx->CtxFailure(__FILE__, __LINE__, tensorflow::errors::InvalidArgument(
+            "PointopsEmdMatch: EMD here needs equal sizes; a_lengths[", i, "] = ", a_len.flat<int32_t>()(i),
+            " but b_lengths[", i, "] = ", b_len.flat<int32_t>()(i)));
+        return false;
+      }
+    }
+    auto status = ctx->allocate_output(0, TensorShape({a.dim_size(0), a.dim_size(1)}), assignment);
+    if (status.ok()) status = ctx->allocate_output(1, TensorShape({a.dim_size(0)}), gap);
+    if (!status.ok()) ctx->SetStatus(status);
+    return status.ok();
+  }
+  EmdOptions options_;
+};
+
+template <typename T>
+class EmdMatchCpuOp : public EmdOpBase {
+ public:
+  using EmdOpBase::EmdOpBase;
+  void Compute(OpKernelContext* ctx) override {
+    Tensor *assignment, *gap;
+    if (!prepare(ctx, &assignment, &gap)) return;
+    const Tensor &a = ctx->input(0), &b = ctx->input(1);
+    emd_match_cpu<T>(a.flat<T>().data(), b.flat<T>().data(), a.dim_size(0), a.dim_size(1), int(a.dim_size(2)),
+                     ctx->input(2).flat<int32_t>().data(), options_, assignment->flat<int32_t>().data(),
+                     gap->flat<T>().data(), tf_parallel_for(ctx));
+  }
+};
+
+#if GOOGLE_CUDA
+template <typename T>
+class EmdMatchGpuOp : public EmdOpBase {
+ public:
+  using EmdOpBase::EmdOpBase;
+  void Compute(OpKernelContext* ctx) override {
+    Tensor *assignment, *gap, scratch;
+    if (!prepare(ctx, &assignment, &gap)) return;
+    const Tensor &a = ctx->input(0), &b = ctx->input(1);
+    const int64_t B = a.dim_size(0), N = a.dim_size(1);
+    void* ws = allocate_scratch(ctx, emd_match_cuda_workspace_bytes(B, N), &scratch);
+    if (ws == nullptr) return;
+    set_cuda_status(ctx, "PointopsEmdMatch",
+                    emd_match_cuda<T>(a.flat<T>().data(), b.flat<T>().data(), B, N, int(a.dim_size(2)),
+                                      ctx->input(2).flat<int32_t>().data(), options_,
+                                      assignment->flat<int32_t>().data(), gap->flat<T>().data(), ws,
+                                      tf_cuda_stream(ctx)));
+  }
+};
+#endif
+
+#define POINTOPS_REGISTER(T)                                                                        \
+  REGISTER_KERNEL_BUILDER(Name("PointopsEmdMatch").Device(tensorflow::DEVICE_CPU).TypeConstraint<T>("T"), \
+                          EmdMatchCpuOp<T>);
+POINTOPS_REGISTER(float)
+POINTOPS_REGISTER(double)
+#undef POINTOPS_REGISTER
+
+#if GOOGLE_CUDA
+#define POINTOPS_REGISTER(T)                                                                        \
+  REGISTER_KERNEL_BUILDER(Name("PointopsEmdMatch").Device(tensorflow::DEVICE_GPU).TypeConstraint<T>("T") \
+                              .HostMemory("a_lengths").HostMemory("b_lengths"),                     \
+                          EmdMatchGpuOp<T>);
+POINTOPS_REGISTER(float)
+POINTOPS_REGISTER(double)
+#undef POINTOPS_REGISTER
+#endif
+
+}  // namespace
+}  // namespace pointops

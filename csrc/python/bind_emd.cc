@@ -28,13 +28,16 @@ py::tuple emd_match_typed(const py::array& a, const py::array& b, const py::arra
   const int64_t B = a.shape(0), N = a.shape(1);
   py::array_t<int32_t> assignment({B, N});
   py::array_t<T> gap(B);
+  int64_t rounds = 0;
+  EmdOptions with_rounds = options;
+  with_rounds.rounds_used = &rounds;
   {
     py::gil_scoped_release release;
     emd_match_cpu<T>(static_cast<const T*>(a.data()), static_cast<const T*>(b.data()), B, N, int(a.shape(2)),
-                     len.data(), options, assignment.mutable_data(), gap.mutable_data(),
+                     len.data(), with_rounds, assignment.mutable_data(), gap.mutable_data(),
                      thread_pool_parallel_for(threads));
   }
-  return py::make_tuple(assignment, gap);
+  return py::make_tuple(assignment, gap, rounds);
 }
 
 py::tuple emd_match(const py::handle& a_obj, const py::handle& b_obj, const py::object& lengths, bool squared,
@@ -49,7 +52,7 @@ py::tuple emd_match(const py::handle& a_obj, const py::handle& b_obj, const py::
 
 #ifdef POINTOPS_WITH_CUDA
 // Outputs preallocated on the device: assignment int32 [B, N], gap [B] of the points' dtype.
-void emd_match_cuda_door(const py::handle& a_obj, const py::handle& b_obj, const py::object& lengths,
+int64_t emd_match_cuda_door(const py::handle& a_obj, const py::handle& b_obj, const py::object& lengths,
                          const py::handle& assignment, const py::handle& gap, bool squared, double rel_tol,
                          int64_t max_rounds, uintptr_t stream_handle) {
   const DeviceArray a = device_array(a_obj, "a"), b = device_array(b_obj, "b");
@@ -59,7 +62,9 @@ void emd_match_cuda_door(const py::handle& a_obj, const py::handle& b_obj, const
   const int64_t B = a.shape[0], N = a.shape[1];
   const DeviceArray out = expect_device(assignment, "assignment", "<i4", {B, N});
   const DeviceArray gap_out = expect_device(gap, "gap", a.typestr, {B});
-  const EmdOptions options = make_options(squared, rel_tol, max_rounds);
+  EmdOptions options = make_options(squared, rel_tol, max_rounds);
+  int64_t rounds = 0;
+  options.rounds_used = &rounds;
   auto stream = reinterpret_cast<cudaStream_t>(stream_handle);
   DeviceScratch scratch(emd_match_cuda_workspace_bytes(B, N), stream);
   py::gil_scoped_release release;
@@ -70,6 +75,7 @@ void emd_match_cuda_door(const py::handle& a_obj, const py::handle& b_obj, const
                              scratch.ptr, stream);
   };
   raise_cuda("emd_match_cuda", a.typestr == "<f4" ? run(float{}) : run(double{}));
+  return rounds;
 }
 #endif
 
@@ -79,12 +85,13 @@ void bind_emd(py::module_& m) {
   using namespace pybind11::literals;
   m.def("emd_match", &emd_match, "a"_a, "b"_a, "lengths"_a = py::none(), "squared"_a = false, "rel_tol"_a = 1e-3,
         "max_rounds"_a = 0, "threads"_a = 0,
-        "Auction assignment. a, b: [B,N,D] -> (assignment [B,N] int32, gap [B]): the certified bound on "
-        "mean cost minus optimal mean cost.");
+        "Auction assignment. a, b: [B,N,D] -> (assignment [B,N] int32, gap [B], rounds): gap is the certified "
+        "bound on mean cost minus optimal mean cost; rounds the bidding rounds (N bids each) of the slowest cloud.");
 #ifdef POINTOPS_WITH_CUDA
   m.def("emd_match_cuda", &emd_match_cuda_door, "a"_a, "b"_a, "lengths"_a, "assignment"_a, "gap"_a,
         "squared"_a = false, "rel_tol"_a = 1e-3, "max_rounds"_a = 0, "stream"_a = 0,
-        "emd_match on CUDA device arrays; outputs preallocated; synchronises the stream before returning.");
+        "emd_match on CUDA device arrays; outputs preallocated; synchronises the stream and returns the "
+        "number of bidding rounds.");
 #endif
 }
 

@@ -7,6 +7,8 @@
 // gap[b] is a certified upper bound on (mean cost of that assignment) - (optimal mean cost),
 // from weak duality with the final prices: sum_i max_j(-c_ij - p_j) + sum_j p_j bounds the best
 // benefit from above. A cloud stops once gap <= rel_tol * its mean cost (or at max_rounds).
+// Each phase after the first keeps the assigned pairs that still satisfy eps-complementary
+// slackness under the new eps (value within eps of the person's best) and re-auctions the rest.
 // A cloud with a non-finite coordinate gets the identity assignment and a NaN gap.
 #include <cstddef>
 #include <cstdint>
@@ -19,8 +21,11 @@ namespace pointops {
 struct EmdOptions {
   bool squared = false;      // cost |a_i - b_j|^2 instead of |a_i - b_j|
   double rel_tol = 1e-3;     // target: gap <= rel_tol * mean cost of the assignment
-  int64_t max_rounds = 0;    // bidding rounds before giving up on the target (0: 10000); the
-                             // assignment is then completed greedily and its gap still reported
+  int64_t max_rounds = 0;    // bidding rounds per epsilon phase before giving up on the target
+                             // (0: 10000); the assignment is then completed greedily and its gap
+                             // still reported. On the CPU a round is N bids.
+  int64_t* rounds_used = nullptr;  // if set (host memory): receives the largest round count of any
+                                   // cloud, summed over its phases
 };
 
 // a, b: [B, N, D]; len: [B] valid sizes (host). assignment: [B, N] int32 (b index for each a

@@ -23,7 +23,7 @@ class CpuAuction {
  public:
   CpuAuction(const T* a, const T* b, int64_t n, bool squared)
       : a_(a), b_(b), n_(n), squared_(squared), k_(int(std::min<int64_t>(kCandidates, n))),
-        price_(n, 0.0), owner_(n, -1), assigned_(n, -1), cand_(n * k_), cand_cost_(n * k_) {
+        price_(n, 0.0), pi_(n, 0.0), owner_(n, -1), assigned_(n, -1), cand_(n * k_), cand_cost_(n * k_) {
     KdTree<T, D> tree;
     tree.build(b, n);
     std::vector<T> d2(k_);
@@ -49,15 +49,21 @@ class CpuAuction {
     return squared_ ? span2 : std::sqrt(span2);
   }
 
-  // One epsilon phase: everyone unassigned, prices kept. Returns false if max_bids ran out.
-  bool run_phase(double eps, int64_t& bids_left) {
-    std::fill(owner_.begin(), owner_.end(), -1);
-    std::fill(assigned_.begin(), assigned_.end(), -1);
+  // One epsilon phase, prices kept. The first starts with everyone unassigned; later ones keep
+  // the pairs still within eps of their person's best value (pi_, from the last gap). Returns
+  // false if max_bids ran out; bids counts the bids made.
+  bool run_phase(double eps, bool first, int64_t max_bids, int64_t& bids) {
     std::deque<int32_t> unassigned;
-    for (int64_t i = 0; i < n_; ++i) unassigned.push_back(int32_t(i));
+    for (int64_t i = 0; i < n_; ++i) {
+      const int32_t j = assigned_[i];
+      if (!first && j >= 0 && -cost(i, j) - price_[j] >= pi_[i] - eps) continue;
+      if (j >= 0) owner_[j] = -1;
+      assigned_[i] = -1;
+      unassigned.push_back(int32_t(i));
+    }
     min_price_ = *std::min_element(price_.begin(), price_.end());
-    while (!unassigned.empty()) {
-      if (bids_left-- <= 0) return false;
+    for (int64_t phase_bids = 0; !unassigned.empty(); ++phase_bids, ++bids) {
+      if (phase_bids >= max_bids) return false;
       const int32_t i = unassigned.front();
       unassigned.pop_front();
       const Bid bid = best_two(i);
@@ -84,13 +90,15 @@ class CpuAuction {
     }
   }
 
-  // (certified gap of the mean cost, mean cost) of the current full assignment.
-  std::pair<double, double> gap_and_mean() const {
+  // (certified gap of the mean cost, mean cost) of the current full assignment; keeps each
+  // person's best value in pi_ for the next phase's warm start.
+  std::pair<double, double> gap_and_mean() {
     double dual = 0, primal = 0;
     for (int64_t j = 0; j < n_; ++j) dual += price_[j];
     for (int64_t i = 0; i < n_; ++i) {
       double best = -std::numeric_limits<double>::infinity();
       for (int64_t j = 0; j < n_; ++j) best = std::max(best, -cost(i, j) - price_[j]);
+      pi_[i] = best;
       dual += best;
       primal += cost(i, assigned_[i]);
     }
@@ -139,28 +147,30 @@ class CpuAuction {
   bool squared_;
   int k_;
   double min_price_ = 0;  // a lower bound on every price (prices only rise within a run)
-  std::vector<double> price_;
+  std::vector<double> price_, pi_;
   std::vector<int32_t> owner_, assigned_, cand_;
   std::vector<double> cand_cost_;
 };
 
+// Returns the rounds used (bids / n).
 template <typename T, int D>
-void emd_match_one(const T* a, const T* b, int64_t n, const EmdOptions& options, int32_t* assignment,
-                   T* gap) {
+int64_t emd_match_one(const T* a, const T* b, int64_t n, const EmdOptions& options, int32_t* assignment,
+                      T* gap) {
   // Non-finite coordinates: no meaningful assignment; identity, and a NaN gap (NaN distance).
   bool finite = true;
   for (int64_t k = 0; k < n * D; ++k) finite &= std::isfinite(a[k]) && std::isfinite(b[k]);
   if (!finite) {
     for (int64_t i = 0; i < n; ++i) assignment[i] = int32_t(i);
     *gap = std::numeric_limits<T>::quiet_NaN();
-    return;
+    return 0;
   }
   CpuAuction<T, D> auction(a, b, n, options.squared);
   const double max_cost = auction.max_cost(), floor = eps_floor(max_cost);
-  int64_t bids_left = (options.max_rounds > 0 ? options.max_rounds : kDefaultMaxRounds) * n;
+  const int64_t max_bids = (options.max_rounds > 0 ? options.max_rounds : kDefaultMaxRounds) * n;
+  int64_t bids = 0;
   double eps = initial_eps(max_cost), gap_mean = 0;
-  for (;;) {
-    const bool finished = auction.run_phase(eps, bids_left);
+  for (bool first = true;; first = false) {
+    const bool finished = auction.run_phase(eps, first, max_bids, bids);
     if (!finished) auction.complete();
     const auto [g, mean_cost] = auction.gap_and_mean();
     gap_mean = g;
@@ -169,6 +179,7 @@ void emd_match_one(const T* a, const T* b, int64_t n, const EmdOptions& options,
   }
   std::copy(auction.assignment().begin(), auction.assignment().end(), assignment);
   *gap = T(gap_mean);
+  return (bids + n - 1) / n;
 }
 
 }  // namespace
@@ -178,13 +189,15 @@ void emd_match_cpu(const T* a, const T* b, int64_t B, int64_t N, int D, const in
                    const EmdOptions& options, int32_t* assignment, T* gap, const ParallelFor& pfor) {
   dispatch_dim(D, [&](auto dim) {
     constexpr int kD = decltype(dim)::value;
+    std::vector<int64_t> rounds(B);
     pfor(B, 1000 * N * N, [&](int64_t b0, int64_t b1) {
       for (int64_t bi = b0; bi < b1; ++bi) {
         std::fill(assignment + bi * N, assignment + (bi + 1) * N, -1);
-        emd_match_one<T, kD>(a + bi * N * kD, b + bi * N * kD, len[bi], options, assignment + bi * N,
-                             gap + bi);
+        rounds[bi] = emd_match_one<T, kD>(a + bi * N * kD, b + bi * N * kD, len[bi], options,
+                                          assignment + bi * N, gap + bi);
       }
     });
+    if (options.rounds_used) *options.rounds_used = *std::max_element(rounds.begin(), rounds.end());
   });
 }
 

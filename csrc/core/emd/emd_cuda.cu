@@ -25,6 +25,7 @@ struct State {
   int32_t* owner;            // [B, N] person holding object j, -1 if none
   unsigned long long* bids;  // [B, N] best bid this round, 0 if none
   double* contrib;           // [B, N] per person: max_j(-c_ij - p_j) + c_i,assigned
+  float* pi;                 // [B, N] per person: max_j(-c_ij - p_j), for the warm start
   int32_t* lens;             // [B]
   int32_t* unassigned;       // [B]
   int32_t* active;           // [B] cloud still bidding
@@ -43,6 +44,7 @@ State carve(void* workspace, int64_t B, int64_t N) {
   s.owner = reinterpret_cast<int32_t*>(take(sizeof(int32_t) * B * N));
   s.bids = reinterpret_cast<unsigned long long*>(take(sizeof(unsigned long long) * B * N));
   s.contrib = reinterpret_cast<double*>(take(sizeof(double) * B * N));
+  s.pi = reinterpret_cast<float*>(take(sizeof(float) * B * N));
   s.lens = reinterpret_cast<int32_t*>(take(sizeof(int32_t) * B));
   s.unassigned = reinterpret_cast<int32_t*>(take(sizeof(int32_t) * B));
   s.active = reinterpret_cast<int32_t*>(take(sizeof(int32_t) * B));
@@ -88,15 +90,27 @@ __global__ void setup_kernel(const T* a, const T* b, int64_t N, bool squared, St
   }
 }
 
-__global__ void phase_init_kernel(int64_t B, int64_t N, int32_t* assignment, State s) {
+// Starts a phase: the first with everyone unassigned, later ones keeping the pairs whose value
+// is still within eps of the person's best (s.pi, from the last gap); counts the unassigned
+// (s.unassigned must be zero on entry).
+template <typename T, int D>
+__global__ void phase_init_kernel(const T* a, const T* b, int64_t B, int64_t N, bool squared, bool first,
+                                  int32_t* assignment, State s) {
   const int64_t p = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (p >= B * N) return;
   const int64_t cloud = p / N, i = p % N;
   if (!s.active[cloud]) return;
-  if (i == 0) s.unassigned[cloud] = s.lens[cloud];
-  assignment[p] = -1;
-  s.owner[p] = -1;
   s.bids[p] = 0ull;
+  if (first) s.owner[p] = -1;
+  if (i >= s.lens[cloud]) return;
+  const int32_t j = first ? -1 : assignment[p];
+  if (j >= 0) {
+    const float w = -float(pair_cost<D>(a + p * D, b + (cloud * N + j) * D, squared)) - s.price[cloud * N + j];
+    if (w >= s.pi[p] - s.eps[cloud]) return;
+    s.owner[cloud * N + j] = -1;
+  }
+  assignment[p] = -1;
+  atomicAdd(&s.unassigned[cloud], 1);
 }
 
 // Best and second-best value (-cost - price) of one person over objects [0, n), one warp.
@@ -199,6 +213,7 @@ __global__ void gap_terms_kernel(const T* a, const T* b, int64_t N, bool squared
   const TopTwo t = warp_top_two<T, D>(a_i, b + cloud * N * D, s.price + cloud * N, n, squared);
   if (threadIdx.x % 32 == 0) {
     const int32_t j = assignment[cloud * N + i];
+    s.pi[cloud * N + i] = t.w1;
     s.contrib[cloud * N + i] = double(t.w1) + double(pair_cost<D>(a_i, b + (cloud * N + j) * D, squared));
   }
 }
@@ -260,26 +275,28 @@ CudaStatus run_auction(const T* a, const T* b, int64_t B, int64_t N, const int32
   const int64_t max_rounds = options.max_rounds > 0 ? options.max_rounds : kDefaultMaxRounds;
   const dim3 warp_grid(blocks_for(N, kWarpsPerBlock), unsigned(B));
   int64_t rounds = 0;
-  while (std::count(active.begin(), active.end(), 1) > 0) {
+  for (bool first = true; std::count(active.begin(), active.end(), 1) > 0; first = false) {
     for (int64_t c = 0; c < B; ++c) eps_f[c] = float(eps[c]);
     POINTOPS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(s.eps, eps_f.data(), sizeof(float) * B, cudaMemcpyHostToDevice, stream));
     POINTOPS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(s.active, active.data(), sizeof(int32_t) * B, cudaMemcpyHostToDevice, stream));
-    phase_init_kernel<<<blocks_for(B * N, 256), 256, 0, stream>>>(B, N, assignment, s);
+    POINTOPS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(s.unassigned, 0, sizeof(int32_t) * B, stream));
+    phase_init_kernel<T, D><<<blocks_for(B * N, 256), 256, 0, stream>>>(a, b, B, N, sq, first, assignment, s);
     POINTOPS_CUDA_RETURN_IF_LAUNCH_FAILED();
     bool aborted = false;
-    for (;;) {
+    for (int64_t phase_rounds = 0;;) {
       for (int r = 0; r < kRoundsPerCheck; ++r) {
         bid_kernel<T, D><<<warp_grid, 32 * kWarpsPerBlock, 0, stream>>>(a, b, N, sq, assignment, s);
         assign_kernel<<<blocks_for(B * N, 256), 256, 0, stream>>>(B, N, assignment, s);
       }
       POINTOPS_CUDA_RETURN_IF_LAUNCH_FAILED();
       rounds += kRoundsPerCheck;
+      phase_rounds += kRoundsPerCheck;
       POINTOPS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(unassigned.data(), s.unassigned, sizeof(int32_t) * B, cudaMemcpyDeviceToHost, stream));
       POINTOPS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
       bool left = false;
       for (int64_t c = 0; c < B; ++c) left |= active[c] && unassigned[c] > 0;
       if (!left) break;
-      if (rounds >= max_rounds) {
+      if (phase_rounds >= max_rounds) {
         aborted = true;
         complete_kernel<<<blocks_for(B, 64), 64, 0, stream>>>(B, N, assignment, s);
         POINTOPS_CUDA_RETURN_IF_LAUNCH_FAILED();
@@ -303,6 +320,7 @@ CudaStatus run_auction(const T* a, const T* b, int64_t B, int64_t N, const int32
       }
     }
   }
+  if (options.rounds_used) *options.rounds_used = rounds;
   finalize_kernel<<<blocks_for(B * N, 256), 256, 0, stream>>>(B, N, assignment, s);
   POINTOPS_CUDA_RETURN_IF_LAUNCH_FAILED();
   std::vector<T> gap_t(gap_h.begin(), gap_h.end());
@@ -316,7 +334,7 @@ CudaStatus run_auction(const T* a, const T* b, int64_t B, int64_t N, const int32
 
 size_t emd_match_cuda_workspace_bytes(int64_t B, int64_t N) {
   const int64_t BN = B * N;
-  return align_up(4 * BN) * 2 + align_up(8 * BN) * 2 + align_up(4 * B) * 5 + align_up(16 * B);
+  return align_up(4 * BN) * 3 + align_up(8 * BN) * 2 + align_up(4 * B) * 5 + align_up(16 * B);
 }
 
 template <typename T>

@@ -11,13 +11,15 @@ namespace pointops {
 namespace {
 
 constexpr int kThreads = 128;           // threads per block
-constexpr int kQueriesPerThread = 2;    // queries kept in registers by each thread
 constexpr int kTile = 256;              // reference points per shared-memory tile
-constexpr int kQueriesPerBlock = kThreads * kQueriesPerThread;
+// Two queries per thread reuse each shared-memory load twice, but halve the warps: worth it
+// only when there are enough queries to fill the GPU (about 32 warps per SM on an H100).
+constexpr int64_t kTwoQueriesMinTotal = int64_t(1) << 19;
 
 // Both directions in one launch: blockIdx.z = 0 searches a's points in b, 1 the reverse.
-//   a: [B, N, D], b: [B, M, D], lens: [2, B] (a lengths then b lengths) on the device.
-template <typename T, int D>
+//   a: [B, N, D], b: [B, M, D], lens: [2, B] (a lengths then b lengths) on the device, or
+//   nullptr when every point is valid.
+template <typename T, int D, int kQueriesPerThread>
 __global__ void __launch_bounds__(kThreads) nn_forward_kernel(
     const T* __restrict__ a, const T* __restrict__ b, int64_t N, int64_t M, int64_t B,
     const int32_t* __restrict__ lens, T* __restrict__ dist_ab, int32_t* __restrict__ idx_ab,
@@ -25,13 +27,14 @@ __global__ void __launch_bounds__(kThreads) nn_forward_kernel(
   const int dir = blockIdx.z;
   const int64_t batch = blockIdx.y;
   const int64_t n_pad = dir == 0 ? N : M, m_pad = dir == 0 ? M : N;
+  constexpr int kQueriesPerBlock = kThreads * kQueriesPerThread;
   const int64_t block_start = int64_t(blockIdx.x) * kQueriesPerBlock;
   if (block_start >= n_pad) return;
   const T* query = (dir == 0 ? a : b) + batch * n_pad * D;
   const T* ref = (dir == 0 ? b : a) + batch * m_pad * D;
   T* dist = (dir == 0 ? dist_ab : dist_ba) + batch * n_pad;
   int32_t* idx = (dir == 0 ? idx_ab : idx_ba) + batch * n_pad;
-  const int n = lens[dir * B + batch], m = lens[(1 - dir) * B + batch];
+  const int64_t n = lens ? lens[dir * B + batch] : n_pad, m = lens ? lens[(1 - dir) * B + batch] : m_pad;
 
   __shared__ T tile[D][kTile];
   T q[kQueriesPerThread][D], best[kQueriesPerThread];
@@ -90,14 +93,21 @@ __global__ void nn_direct_grad_kernel(const T* __restrict__ x, const T* __restri
                                           : mul_rn(x[p * D + k] - y[(batch * m + j) * D + k], scale);
 }
 
-// Sort keys: batch * m + idx (m * B for an index out of range), values: the point's flat index.
-__global__ void nn_scatter_keys_kernel(const int32_t* __restrict__ idx, int64_t B, int64_t n,
-                                       int64_t m, int32_t* __restrict__ keys,
+// The scatter halves of both directions are sorted together. Source p in [0, B*N) is a point of
+// a whose neighbour in b gets its term, p in [B*N, B*N + B*M) a point of b whose neighbour in a
+// does. Key: the flat index of the target among [B*M points of b, then B*N points of a], or
+// B*M + B*N for an index out of range. Value: p.
+__global__ void nn_scatter_keys_kernel(const int32_t* __restrict__ idx_ab, const int32_t* __restrict__ idx_ba,
+                                       int64_t B, int64_t N, int64_t M, int32_t* __restrict__ keys,
                                        int32_t* __restrict__ values) {
   const int64_t p = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (p >= B * n) return;
-  const int32_t j = idx[p];
-  keys[p] = (j < 0 || j >= m) ? int32_t(B * m) : int32_t((p / n) * m + j);
+  if (p >= B * (N + M)) return;
+  const bool from_a = p < B * N;
+  const int64_t src = from_a ? p : p - B * N;
+  const int64_t n = from_a ? N : M, m = from_a ? M : N;
+  const int32_t j = from_a ? idx_ab[src] : idx_ba[src];
+  const int64_t target_base = from_a ? 0 : B * M;
+  keys[p] = (j < 0 || j >= m) ? int32_t(B * (N + M)) : int32_t(target_base + (src / n) * m + j);
   values[p] = int32_t(p);
 }
 
@@ -110,28 +120,31 @@ __device__ int64_t lower_bound(const int32_t* keys, int64_t count, int32_t key) 
   return lo;
 }
 
-// grad_y[j] += sum over the x points whose neighbour is y_j, in ascending order, of
-// 2 g[i] (y_j - x_i). sorted_keys/sorted_values: the keys above after a stable sort.
+// For each target point t (b's points, then a's): grad[t] += sum over the sources whose
+// neighbour is t, in ascending order, of 2 g[s] (t - s). sorted_*: the keys above, stably sorted.
 template <typename T, int D>
-__global__ void nn_scatter_grad_kernel(const T* __restrict__ x, const T* __restrict__ y,
-                                       int64_t B, int64_t n, int64_t m,
-                                       const int32_t* __restrict__ sorted_keys,
-                                       const int32_t* __restrict__ sorted_values,
-                                       const T* __restrict__ g, T* __restrict__ grad_y) {
-  const int64_t q = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;  // flat index into y
-  if (q >= B * m) return;
-  int64_t s = lower_bound(sorted_keys, B * n, int32_t(q));
+__global__ void nn_scatter_grad_kernel(const T* __restrict__ a, const T* __restrict__ b, int64_t B, int64_t N,
+                                       int64_t M, const int32_t* __restrict__ sorted_keys,
+                                       const int32_t* __restrict__ sorted_values, const T* __restrict__ g_ab,
+                                       const T* __restrict__ g_ba, T* __restrict__ grad_a, T* __restrict__ grad_b) {
+  const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= B * (M + N)) return;
+  const bool into_b = t < B * M;
+  const T* target = into_b ? b + t * D : a + (t - B * M) * D;
+  T* grad = into_b ? grad_b + t * D : grad_a + (t - B * M) * D;
+  int64_t s = lower_bound(sorted_keys, B * (N + M), int32_t(t));
   T acc[D];
 #pragma unroll
-  for (int k = 0; k < D; ++k) acc[k] = grad_y[q * D + k];
-  for (; s < B * n && sorted_keys[s] == q; ++s) {
+  for (int k = 0; k < D; ++k) acc[k] = grad[k];
+  for (; s < B * (N + M) && sorted_keys[s] == t; ++s) {
     const int64_t p = sorted_values[s];
-    const T scale = T(2) * g[p];
+    const T* source = into_b ? a + p * D : b + (p - B * N) * D;
+    const T scale = T(2) * (into_b ? g_ab[p] : g_ba[p - B * N]);
 #pragma unroll
-    for (int k = 0; k < D; ++k) acc[k] = add_rn(acc[k], mul_rn(y[q * D + k] - x[p * D + k], scale));
+    for (int k = 0; k < D; ++k) acc[k] = add_rn(acc[k], mul_rn(target[k] - source[k], scale));
   }
 #pragma unroll
-  for (int k = 0; k < D; ++k) grad_y[q * D + k] = acc[k];
+  for (int k = 0; k < D; ++k) grad[k] = acc[k];
 }
 
 int blocks_for(int64_t count, int threads) { return int((count + threads - 1) / threads); }
@@ -153,31 +166,6 @@ size_t cub_sort_bytes(int64_t count) {
 
 size_t align_up(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
-// The scatter half of one direction: x's points found their neighbours in y.
-template <typename T, int D>
-CudaStatus scatter_direction(const T* x, const T* y, int64_t B, int64_t n, int64_t m,
-                              const int32_t* idx, const T* g, T* grad_y, char* workspace,
-                              cudaStream_t stream) {
-  const int64_t count = B * n;
-  const size_t array_bytes = align_up(sizeof(int32_t) * count);
-  int32_t* keys_in = reinterpret_cast<int32_t*>(workspace);
-  int32_t* values_in = reinterpret_cast<int32_t*>(workspace + array_bytes);
-  int32_t* keys_out = reinterpret_cast<int32_t*>(workspace + 2 * array_bytes);
-  int32_t* values_out = reinterpret_cast<int32_t*>(workspace + 3 * array_bytes);
-  void* temp = workspace + 4 * array_bytes;
-  size_t temp_bytes = cub_sort_bytes(count);
-  nn_scatter_keys_kernel<<<blocks_for(count, 256), 256, 0, stream>>>(idx, B, n, m, keys_in,
-                                                                        values_in);
-  POINTOPS_CUDA_RETURN_IF_LAUNCH_FAILED();
-  POINTOPS_CUDA_RETURN_IF_ERROR(cub::DeviceRadixSort::SortPairs(
-      temp, temp_bytes, keys_in, keys_out, values_in, values_out, count, 0,
-      sort_bits(B * m), stream));
-  nn_scatter_grad_kernel<T, D><<<blocks_for(B * m, 256), 256, 0, stream>>>(
-      x, y, B, n, m, keys_out, values_out, g, grad_y);
-  POINTOPS_CUDA_RETURN_IF_LAUNCH_FAILED();
-  return 0;
-}
-
 }  // namespace
 
 size_t nn_distance_cuda_workspace_bytes(int64_t B) { return sizeof(int32_t) * 2 * B; }
@@ -187,22 +175,34 @@ CudaStatus nn_distance_cuda(const T* a, const T* b, int64_t B, int64_t N, int64_
                              const int32_t* a_len_host, const int32_t* b_len_host, T* dist_ab,
                              int32_t* idx_ab, T* dist_ba, int32_t* idx_ba, void* workspace,
                              cudaStream_t stream) {
-  int32_t* lens = static_cast<int32_t*>(workspace);
-  POINTOPS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(lens, a_len_host, sizeof(int32_t) * B,
-                                                cudaMemcpyHostToDevice, stream));
-  POINTOPS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(lens + B, b_len_host, sizeof(int32_t) * B,
-                                                cudaMemcpyHostToDevice, stream));
-  const dim3 grid(blocks_for(std::max(N, M), kQueriesPerBlock), unsigned(B), 2);
+  // Copy the lengths only for padded batches: a copy from pageable host memory waits for the
+  // stream, which would serialise every call.
+  int32_t* lens = nullptr;
+  for (int64_t i = 0; i < B; ++i) {
+    if (a_len_host[i] != N || b_len_host[i] != M) lens = static_cast<int32_t*>(workspace);
+  }
+  if (lens) {
+    POINTOPS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(lens, a_len_host, sizeof(int32_t) * B,
+                                                  cudaMemcpyHostToDevice, stream));
+    POINTOPS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(lens + B, b_len_host, sizeof(int32_t) * B,
+                                                  cudaMemcpyHostToDevice, stream));
+  }
+  const bool two_queries = B * (N + M) >= kTwoQueriesMinTotal;
   return dispatch_dim(D, [&](auto dim) {
-    nn_forward_kernel<T, decltype(dim)::value><<<grid, kThreads, 0, stream>>>(
-        a, b, N, M, B, lens, dist_ab, idx_ab, dist_ba, idx_ba);
+    constexpr int kD = decltype(dim)::value;
+    if (two_queries) {
+      const dim3 grid(blocks_for(std::max(N, M), 2 * kThreads), unsigned(B), 2);
+      nn_forward_kernel<T, kD, 2><<<grid, kThreads, 0, stream>>>(a, b, N, M, B, lens, dist_ab, idx_ab, dist_ba, idx_ba);
+    } else {
+      const dim3 grid(blocks_for(std::max(N, M), kThreads), unsigned(B), 2);
+      nn_forward_kernel<T, kD, 1><<<grid, kThreads, 0, stream>>>(a, b, N, M, B, lens, dist_ab, idx_ab, dist_ba, idx_ba);
+    }
     return static_cast<CudaStatus>(cudaGetLastError());
   });
 }
 
 size_t nn_distance_grad_cuda_workspace_bytes(int64_t B, int64_t N, int64_t M) {
-  const int64_t count = B * std::max(N, M);
-  return 4 * align_up(sizeof(int32_t) * count) + std::max(cub_sort_bytes(B * N), cub_sort_bytes(B * M));
+  return 4 * align_up(sizeof(int32_t) * B * (N + M)) + cub_sort_bytes(B * (N + M));
 }
 
 template <typename T>
@@ -210,19 +210,28 @@ CudaStatus nn_distance_grad_cuda(const T* a, const T* b, int64_t B, int64_t N, i
                                   const int32_t* idx_ab, const int32_t* idx_ba, const T* g_ab,
                                   const T* g_ba, T* grad_a, T* grad_b, void* workspace,
                                   cudaStream_t stream) {
+  const int64_t count = B * (N + M);
+  const size_t array_bytes = align_up(sizeof(int32_t) * count);
   char* ws = static_cast<char*>(workspace);
+  int32_t* keys_in = reinterpret_cast<int32_t*>(ws);
+  int32_t* values_in = reinterpret_cast<int32_t*>(ws + array_bytes);
+  int32_t* keys_out = reinterpret_cast<int32_t*>(ws + 2 * array_bytes);
+  int32_t* values_out = reinterpret_cast<int32_t*>(ws + 3 * array_bytes);
+  size_t temp_bytes = cub_sort_bytes(count);
   return dispatch_dim(D, [&](auto dim) -> CudaStatus {
     constexpr int kD = decltype(dim)::value;
-    nn_direct_grad_kernel<T, kD><<<blocks_for(B * N, 256), 256, 0, stream>>>(a, b, B, N, M, idx_ab,
-                                                                             g_ab, grad_a);
+    // The same order as the CPU: each point's direct term, then its scatter terms in ascending order.
+    nn_direct_grad_kernel<T, kD><<<blocks_for(B * N, 256), 256, 0, stream>>>(a, b, B, N, M, idx_ab, g_ab, grad_a);
+    nn_direct_grad_kernel<T, kD><<<blocks_for(B * M, 256), 256, 0, stream>>>(b, a, B, M, N, idx_ba, g_ba, grad_b);
+    nn_scatter_keys_kernel<<<blocks_for(count, 256), 256, 0, stream>>>(idx_ab, idx_ba, B, N, M, keys_in, values_in);
     POINTOPS_CUDA_RETURN_IF_LAUNCH_FAILED();
-    nn_direct_grad_kernel<T, kD><<<blocks_for(B * M, 256), 256, 0, stream>>>(b, a, B, M, N, idx_ba,
-                                                                             g_ba, grad_b);
+    POINTOPS_CUDA_RETURN_IF_ERROR(cub::DeviceRadixSort::SortPairs(ws + 4 * array_bytes, temp_bytes, keys_in, keys_out,
+                                                                  values_in, values_out, count, 0, sort_bits(count),
+                                                                  stream));
+    nn_scatter_grad_kernel<T, kD><<<blocks_for(count, 256), 256, 0, stream>>>(a, b, B, N, M, keys_out, values_out,
+                                                                              g_ab, g_ba, grad_a, grad_b);
     POINTOPS_CUDA_RETURN_IF_LAUNCH_FAILED();
-    // The same order as the CPU: direct terms, then a->b scatter into b, then b->a into a.
-    POINTOPS_CUDA_RETURN_IF_ERROR(
-        (scatter_direction<T, kD>(a, b, B, N, M, idx_ab, g_ab, grad_b, ws, stream)));
-    return scatter_direction<T, kD>(b, a, B, M, N, idx_ba, g_ba, grad_a, ws, stream);
+    return 0;
   });
 }
 

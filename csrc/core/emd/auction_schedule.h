@@ -3,9 +3,9 @@
 // decisions: start at a quarter of the largest possible cost, divide by kEpsFactor after each
 // phase whose certified gap misses the target, never go below what the price precision can
 // represent (an increment under one ulp of the prices would stall the auction).
-#include <algorithm>
 #include <cstdint>
-#include <limits>
+
+#include "common/point_math.h"
 
 namespace pointops {
 
@@ -13,18 +13,19 @@ constexpr double kEpsFactor = 5.0;
 constexpr int64_t kDefaultMaxRounds = 10000;
 
 // max_cost: an upper bound on any pair's cost (from the clouds' bounding box).
-inline double initial_eps(double max_cost) { return std::max(max_cost / 4, 1e-30); }
+POINTOPS_HD double initial_eps(double max_cost) { return fmax(max_cost / 4, 1e-30); }
 
 // The smallest eps: 16 float ulps of the largest cost, since the CUDA prices are float.
-inline double eps_floor(double max_cost) {
-  return std::max(max_cost, 1e-30) * 16 * double(std::numeric_limits<float>::epsilon());
+POINTOPS_HD double eps_floor(double max_cost) {
+  constexpr double kFloatEpsilon = 1.1920928955078125e-07;  // 2^-23
+  return fmax(max_cost, 1e-30) * 16 * kFloatEpsilon;
 }
 
 // True when the phase met the target or eps cannot shrink any further.
-inline bool phase_done(double gap_mean, double mean_cost, double rel_tol, double eps, double floor) {
+POINTOPS_HD bool phase_done(double gap_mean, double mean_cost, double rel_tol, double eps, double floor) {
   return gap_mean <= rel_tol * mean_cost || eps <= floor;
 }
 
-inline double next_eps(double eps, double floor) { return std::max(eps / kEpsFactor, floor); }
+POINTOPS_HD double next_eps(double eps, double floor) { return fmax(eps / kEpsFactor, floor); }
 
 }  // namespace pointops

@@ -123,17 +123,27 @@ __device__ void block_min_max(float lo, float hi, float* smem, float* out_lo, fl
 }
 
 //   a, b: [B, N, D]; lens: [B] (device) or nullptr; assignment: [B, N]; gap: [B].
+// With in_shared, the cloud's b points and the prices live in dynamic shared memory
+// (N * (D * sizeof(T) + 4) bytes), which every bid scans; otherwise they are read from global memory.
 template <typename T, int D>
 __global__ void __launch_bounds__(kThreads, 1) auction_kernel(const T* a_all, const T* b_all, int64_t N,
                                                                const int32_t* lens, bool squared, double rel_tol,
-                                                               int64_t max_rounds, int32_t* assignment_all,
-                                                               T* gap_all, Scratch s) {
+                                                               int64_t max_rounds, bool in_shared,
+                                                               int32_t* assignment_all, T* gap_all, Scratch s) {
+  extern __shared__ __align__(16) unsigned char dynamic_smem[];
   const int64_t cloud = blockIdx.x;
   const int n = lens ? lens[cloud] : int(N);
   const T* a = a_all + cloud * N * D;
   const T* b = b_all + cloud * N * D;
-  int32_t* assign = assignment_all + cloud * N;
   float* price = s.price + cloud * N;
+  if (in_shared) {
+    T* b_shared = reinterpret_cast<T*>(dynamic_smem);
+    for (int e = threadIdx.x; e < n * D; e += kThreads) b_shared[e] = b[e];
+    b = b_shared;
+    price = reinterpret_cast<float*>(dynamic_smem + sizeof(T) * N * D);
+    __syncthreads();
+  }
+  int32_t* assign = assignment_all + cloud * N;
   int32_t* owner = s.owner + cloud * N;
   float* pi = s.pi + cloud * N;
   int32_t* queue = s.queue + cloud * N;
@@ -287,9 +297,18 @@ CudaStatus emd_match_cuda(const T* a, const T* b, int64_t B, int64_t N, int D, c
   if (lens)
     POINTOPS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(lens, len_host, sizeof(int32_t) * B, cudaMemcpyHostToDevice, stream));
   const int64_t max_rounds = options.max_rounds > 0 ? options.max_rounds : kDefaultMaxRounds;
+  int device = 0, optin = 0;
+  POINTOPS_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  POINTOPS_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  const size_t shared_bytes = size_t(N) * (D * sizeof(T) + sizeof(float));
+  constexpr size_t kStaticShared = 16 * 1024;  // the kernel's own __shared__ arrays, rounded up
+  const bool in_shared = shared_bytes + kStaticShared <= size_t(optin);
   POINTOPS_CUDA_RETURN_IF_ERROR(dispatch_dim(D, [&](auto dim) {
-    auction_kernel<T, decltype(dim)::value><<<unsigned(B), kThreads, 0, stream>>>(
-        a, b, N, lens, options.squared, options.rel_tol, max_rounds, assignment, gap, s);
+    auto kernel = auction_kernel<T, decltype(dim)::value>;
+    const size_t dynamic = in_shared ? shared_bytes : 0;
+    POINTOPS_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(dynamic)));
+    kernel<<<unsigned(B), kThreads, dynamic, stream>>>(a, b, N, lens, options.squared, options.rel_tol, max_rounds,
+                                                       in_shared, assignment, gap, s);
     return static_cast<CudaStatus>(cudaGetLastError());
   }));
   if (options.rounds_used) {  // only when asked: it waits for the result

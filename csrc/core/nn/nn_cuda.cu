@@ -16,6 +16,15 @@ constexpr int kTile = 256;              // reference points per shared-memory ti
 // only when there are enough queries to fill the GPU (about 32 warps per SM on an H100).
 constexpr int64_t kTwoQueriesMinTotal = int64_t(1) << 19;
 
+// A reference point as stored in shared memory: padded to PaddedDim coordinates so that one
+// thread reads it with one or two vector loads (LDS.64/128) instead of D scalar loads.
+constexpr int padded_dim(int D) { return D <= 2 ? 2 : (D <= 4 ? 4 : 8); }
+
+template <typename T, int D>
+struct alignas(sizeof(T) * padded_dim(D)) TilePoint {
+  T c[padded_dim(D)];
+};
+
 // Both directions in one launch: blockIdx.z = 0 searches a's points in b, 1 the reverse.
 //   a: [B, N, D], b: [B, M, D], lens: [2, B] (a lengths then b lengths) on the device, or
 //   nullptr when every point is valid.
@@ -36,7 +45,7 @@ __global__ void __launch_bounds__(kThreads) nn_forward_kernel(
   int32_t* idx = (dir == 0 ? idx_ab : idx_ba) + batch * n_pad;
   const int64_t n = lens ? lens[dir * B + batch] : n_pad, m = lens ? lens[(1 - dir) * B + batch] : m_pad;
 
-  __shared__ T tile[D][kTile];
+  __shared__ TilePoint<T, D> tile[kTile];
   T q[kQueriesPerThread][D], best[kQueriesPerThread];
   int32_t best_i[kQueriesPerThread];
 #pragma unroll
@@ -50,16 +59,18 @@ __global__ void __launch_bounds__(kThreads) nn_forward_kernel(
   for (int64_t t0 = 0; t0 < m; t0 += kTile) {
     const int count = int(min(int64_t(kTile), m - t0));
     __syncthreads();
-    for (int e = threadIdx.x; e < count * D; e += kThreads) tile[e % D][e / D] = ref[t0 * D + e];
+    for (int e = threadIdx.x; e < count * D; e += kThreads) tile[e / D].c[e % D] = ref[t0 * D + e];
     __syncthreads();
+#pragma unroll 4
     for (int t = 0; t < count; ++t) {
+      const TilePoint<T, D> r = tile[t];
 #pragma unroll
       for (int s = 0; s < kQueriesPerThread; ++s) {
-        T diff = q[s][0] - tile[0][t];
+        T diff = q[s][0] - r.c[0];
         T d = mul_rn(diff, diff);
 #pragma unroll
         for (int k = 1; k < D; ++k) {
-          diff = q[s][k] - tile[k][t];
+          diff = q[s][k] - r.c[k];
           d = add_rn(d, mul_rn(diff, diff));
         }
         // nn_better() for a candidate with a larger index than the best so far.

@@ -99,7 +99,7 @@ void nn_distance_cuda_door(const py::handle& a_obj, const py::handle& b_obj, con
   const DeviceArray d_ba = expect_device(dist_ba, "dist_ba", a.typestr, {B, M});
   const DeviceArray i_ba = expect_device(idx_ba, "idx_ba", "<i4", {B, M});
   auto stream = reinterpret_cast<cudaStream_t>(stream_handle);
-  DeviceScratch scratch(nn_distance_cuda_workspace_bytes(B), stream);
+  DeviceScratch scratch(nn_distance_cuda_workspace_bytes(B, N, M), stream);
   py::gil_scoped_release release;
   auto run = [&](auto tag) {
     using T = decltype(tag);

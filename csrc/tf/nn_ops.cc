@@ -148,7 +148,7 @@ class NnDistanceGpuOp : public OpKernel {
     if (!allocate_nn_outputs(ctx, &out)) return;
     const Tensor &a = ctx->input(0), &b = ctx->input(1);
     Tensor scratch;
-    void* ws = allocate_scratch(ctx, nn_distance_cuda_workspace_bytes(a.dim_size(0)), &scratch);
+    void* ws = allocate_scratch(ctx, nn_distance_cuda_workspace_bytes(a.dim_size(0), a.dim_size(1), b.dim_size(1)), &scratch);
     if (ws == nullptr) return;
     set_cuda_status(ctx, "PointopsNnDistance",
                     nn_distance_cuda<T>(a.flat<T>().data(), b.flat<T>().data(), a.dim_size(0),

@@ -37,8 +37,8 @@ void nn_distance_grad_cpu(const T* a, const T* b, int64_t B, int64_t N, int64_t 
 
 // CUDA versions, same shapes, all pointers on the device except where noted, enqueued on
 // `stream` (no synchronisation, no allocation). a_len_host/b_len_host are host arrays [B];
-// `workspace` is device memory of nn_distance_cuda_workspace_bytes(B) bytes.
-size_t nn_distance_cuda_workspace_bytes(int64_t B);
+// `workspace` is device memory of nn_distance_cuda_workspace_bytes(B, N, M) bytes.
+size_t nn_distance_cuda_workspace_bytes(int64_t B, int64_t N, int64_t M);
 template <typename T>
 CudaStatus nn_distance_cuda(const T* a, const T* b, int64_t B, int64_t N, int64_t M, int D,
                              const int32_t* a_len_host, const int32_t* b_len_host, T* dist_ab,

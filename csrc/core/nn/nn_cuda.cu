@@ -12,9 +12,21 @@ namespace {
 
 constexpr int kThreads = 128;           // threads per block
 constexpr int kTile = 256;              // reference points per shared-memory tile
-// Two queries per thread reuse each shared-memory load twice, but halve the warps: worth it
-// only when there are enough queries to fill the GPU (about 32 warps per SM on an H100).
-constexpr int64_t kTwoQueriesMinTotal = int64_t(1) << 19;
+int blocks_for(int64_t count, int threads);
+size_t align_up(size_t bytes);
+constexpr int kQueriesPerThread = 2;   // queries in registers: each shared-memory load serves two
+// Small batches have too few queries to fill the GPU with that many per thread, so the reference
+// points are then split into up to kMaxSplits ranges searched by different blocks, and a second
+// kernel keeps the best of the partial answers. kTargetWarps: enough warps for an H100's 132 SMs.
+constexpr int kMaxSplits = 8;
+constexpr int64_t kTargetWarps = 132 * 48;
+
+int split_count(int64_t B, int64_t N, int64_t M) {
+  const int64_t warps = B * (N + M) / (32 * kQueriesPerThread);
+  int splits = 1;
+  while (splits < kMaxSplits && warps * splits < kTargetWarps && std::min(N, M) >= 2 * splits * kTile) splits *= 2;
+  return splits;
+}
 
 // A reference point as stored in shared memory: padded to PaddedDim coordinates so that one
 // thread reads it with one or two vector loads (LDS.64/128) instead of D scalar loads.
@@ -25,25 +37,32 @@ struct alignas(sizeof(T) * padded_dim(D)) TilePoint {
   T c[padded_dim(D)];
 };
 
-// Both directions in one launch: blockIdx.z = 0 searches a's points in b, 1 the reverse.
+// Both directions in one launch: blockIdx.z = 0 searches a's points in b, 1 the reverse;
+// blockIdx.x = query block * splits + reference range.
 //   a: [B, N, D], b: [B, M, D], lens: [2, B] (a lengths then b lengths) on the device, or
-//   nullptr when every point is valid.
-template <typename T, int D, int kQueriesPerThread>
+//   nullptr when every point is valid. With splits == 1 the answers go to dist_ab/idx_ab
+//   ([B, N]) and dist_ba/idx_ba ([B, M]); otherwise range r's partial answers go to
+//   part_dist/part_idx [splits, B * (N + M)] (a's points first) for nn_merge_kernel.
+template <typename T, int D>
 __global__ void __launch_bounds__(kThreads) nn_forward_kernel(
     const T* __restrict__ a, const T* __restrict__ b, int64_t N, int64_t M, int64_t B,
-    const int32_t* __restrict__ lens, T* __restrict__ dist_ab, int32_t* __restrict__ idx_ab,
-    T* __restrict__ dist_ba, int32_t* __restrict__ idx_ba) {
-  const int dir = blockIdx.z;
+    const int32_t* __restrict__ lens, int splits, T* __restrict__ dist_ab, int32_t* __restrict__ idx_ab,
+    T* __restrict__ dist_ba, int32_t* __restrict__ idx_ba, T* __restrict__ part_dist,
+    int32_t* __restrict__ part_idx) {
+  const int dir = blockIdx.z, range = blockIdx.x % splits;
   const int64_t batch = blockIdx.y;
   const int64_t n_pad = dir == 0 ? N : M, m_pad = dir == 0 ? M : N;
   constexpr int kQueriesPerBlock = kThreads * kQueriesPerThread;
-  const int64_t block_start = int64_t(blockIdx.x) * kQueriesPerBlock;
+  const int64_t block_start = int64_t(blockIdx.x / splits) * kQueriesPerBlock;
   if (block_start >= n_pad) return;
   const T* query = (dir == 0 ? a : b) + batch * n_pad * D;
   const T* ref = (dir == 0 ? b : a) + batch * m_pad * D;
-  T* dist = (dir == 0 ? dist_ab : dist_ba) + batch * n_pad;
-  int32_t* idx = (dir == 0 ? idx_ab : idx_ba) + batch * n_pad;
-  const int64_t n = lens ? lens[dir * B + batch] : n_pad, m = lens ? lens[(1 - dir) * B + batch] : m_pad;
+  const int64_t out_offset = splits == 1 ? batch * n_pad : range * B * (N + M) + dir * B * N + batch * n_pad;
+  T* dist = splits == 1 ? (dir == 0 ? dist_ab : dist_ba) + out_offset : part_dist + out_offset;
+  int32_t* idx = splits == 1 ? (dir == 0 ? idx_ab : idx_ba) + out_offset : part_idx + out_offset;
+  const int64_t n = lens ? lens[dir * B + batch] : n_pad, m_all = lens ? lens[(1 - dir) * B + batch] : m_pad;
+  const int64_t range_size = (m_all + splits - 1) / splits;
+  const int64_t ref_begin = std::min(m_all, range * range_size), m = std::min(m_all, ref_begin + range_size);
 
   __shared__ TilePoint<T, D> tile[kTile];
   T q[kQueriesPerThread][D], best[kQueriesPerThread];
@@ -54,9 +73,9 @@ __global__ void __launch_bounds__(kThreads) nn_forward_kernel(
 #pragma unroll
     for (int k = 0; k < D; ++k) q[s][k] = i < n ? query[i * D + k] : T(0);
     best[s] = T(INFINITY);
-    best_i[s] = 0;
+    best_i[s] = ref_begin < m ? int32_t(ref_begin) : INT32_MAX;  // an empty range never wins a merge
   }
-  for (int64_t t0 = 0; t0 < m; t0 += kTile) {
+  for (int64_t t0 = ref_begin; t0 < m; t0 += kTile) {
     const int count = int(min(int64_t(kTile), m - t0));
     __syncthreads();
     for (int e = threadIdx.x; e < count * D; e += kThreads) tile[e / D].c[e % D] = ref[t0 * D + e];
@@ -85,6 +104,30 @@ __global__ void __launch_bounds__(kThreads) nn_forward_kernel(
     dist[i] = i < n ? best[s] : T(0);
     idx[i] = i < n ? best_i[s] : -1;
   }
+}
+
+// The best of the splits' partial answers for each point (both directions), by nn_better().
+template <typename T>
+__global__ void nn_merge_kernel(int64_t B, int64_t N, int64_t M, const int32_t* __restrict__ lens, int splits,
+                                const T* __restrict__ part_dist, const int32_t* __restrict__ part_idx,
+                                T* __restrict__ dist_ab, int32_t* __restrict__ idx_ab, T* __restrict__ dist_ba,
+                                int32_t* __restrict__ idx_ba) {
+  const int64_t p = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t total = B * (N + M);
+  if (p >= total) return;
+  const bool from_a = p < B * N;
+  const int64_t q = from_a ? p : p - B * N, n_pad = from_a ? N : M;
+  const int64_t batch = q / n_pad, i = q % n_pad;
+  const int64_t n = lens ? lens[(from_a ? 0 : B) + batch] : n_pad;
+  T best = part_dist[p];
+  int32_t best_i = part_idx[p];
+  for (int r = 1; r < splits; ++r) {
+    const T d = part_dist[r * total + p];
+    const int32_t j = part_idx[r * total + p];
+    if (nn_better(d, j, best, best_i)) best = d, best_i = j;
+  }
+  (from_a ? dist_ab : dist_ba)[q] = i < n ? best : T(0);
+  (from_a ? idx_ab : idx_ba)[q] = i < n ? best_i : -1;
 }
 
 // grad_x[i] = 2 g[i] (x_i - y_idx[i]) for each point of x: [B, n, D]; y: [B, m, D].
@@ -179,7 +222,11 @@ size_t align_up(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 }  // namespace
 
-size_t nn_distance_cuda_workspace_bytes(int64_t B) { return sizeof(int32_t) * 2 * B; }
+size_t nn_distance_cuda_workspace_bytes(int64_t B, int64_t N, int64_t M) {
+  const int splits = split_count(B, N, M);
+  const size_t parts = splits == 1 ? 0 : size_t(splits) * B * (N + M) * (sizeof(double) + sizeof(int32_t));
+  return align_up(sizeof(int32_t) * 2 * B) + parts;
+}
 
 template <typename T>
 CudaStatus nn_distance_cuda(const T* a, const T* b, int64_t B, int64_t N, int64_t M, int D,
@@ -198,18 +245,22 @@ CudaStatus nn_distance_cuda(const T* a, const T* b, int64_t B, int64_t N, int64_
     POINTOPS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(lens + B, b_len_host, sizeof(int32_t) * B,
                                                   cudaMemcpyHostToDevice, stream));
   }
-  const bool two_queries = B * (N + M) >= kTwoQueriesMinTotal;
-  return dispatch_dim(D, [&](auto dim) {
-    constexpr int kD = decltype(dim)::value;
-    if (two_queries) {
-      const dim3 grid(blocks_for(std::max(N, M), 2 * kThreads), unsigned(B), 2);
-      nn_forward_kernel<T, kD, 2><<<grid, kThreads, 0, stream>>>(a, b, N, M, B, lens, dist_ab, idx_ab, dist_ba, idx_ba);
-    } else {
-      const dim3 grid(blocks_for(std::max(N, M), kThreads), unsigned(B), 2);
-      nn_forward_kernel<T, kD, 1><<<grid, kThreads, 0, stream>>>(a, b, N, M, B, lens, dist_ab, idx_ab, dist_ba, idx_ba);
-    }
+  const int splits = split_count(B, N, M);
+  const int64_t total = B * (N + M);
+  T* part_dist = reinterpret_cast<T*>(static_cast<char*>(workspace) + align_up(sizeof(int32_t) * 2 * B));
+  int32_t* part_idx = reinterpret_cast<int32_t*>(part_dist + splits * total);
+  POINTOPS_CUDA_RETURN_IF_ERROR(dispatch_dim(D, [&](auto dim) {
+    const dim3 grid(blocks_for(std::max(N, M), kQueriesPerThread * kThreads) * splits, unsigned(B), 2);
+    nn_forward_kernel<T, decltype(dim)::value><<<grid, kThreads, 0, stream>>>(
+        a, b, N, M, B, lens, splits, dist_ab, idx_ab, dist_ba, idx_ba, part_dist, part_idx);
     return static_cast<CudaStatus>(cudaGetLastError());
-  });
+  }));
+  if (splits > 1) {
+    nn_merge_kernel<T><<<blocks_for(total, 256), 256, 0, stream>>>(B, N, M, lens, splits, part_dist, part_idx,
+                                                                  dist_ab, idx_ab, dist_ba, idx_ba);
+    POINTOPS_CUDA_RETURN_IF_LAUNCH_FAILED();
+  }
+  return 0;
 }
 
 size_t nn_distance_grad_cuda_workspace_bytes(int64_t B, int64_t N, int64_t M) {

@@ -130,6 +130,99 @@ __global__ void nn_merge_kernel(int64_t B, int64_t N, int64_t M, const int32_t* 
   (from_a ? idx_ab : idx_ba)[q] = i < n ? best_i : -1;
 }
 
+// The whole gradient of one cloud's targets in one block, for clouds small enough for shared
+// memory: block (batch, 0) computes grad_b, block (batch, 1) grad_a. The sources pointing at each
+// target are found by a counting sort in shared memory whose placement keeps source order (ranks
+// within a warp from __match_any_sync, warps taken one after another), so every target sums
+// its direct term, then its scatter terms in ascending source order, as the CPU does.
+constexpr int kSmallGradThreads = 512;
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kSmallGradThreads) nn_grad_small_kernel(
+    const T* __restrict__ a, const T* __restrict__ b, int64_t N, int64_t M, const int32_t* __restrict__ idx_ab,
+    const int32_t* __restrict__ idx_ba, const T* __restrict__ g_ab, const T* __restrict__ g_ba,
+    T* __restrict__ grad_a, T* __restrict__ grad_b) {
+  extern __shared__ int32_t smem[];
+  const int64_t batch = blockIdx.x;
+  const bool into_b = blockIdx.y == 0;
+  // Sources: the points whose neighbours are the targets; targets: the points receiving.
+  const int64_t n = into_b ? N : M, m = into_b ? M : N;
+  const T* src = (into_b ? a : b) + batch * n * D;
+  const T* tgt = (into_b ? b : a) + batch * m * D;
+  const int32_t* src_idx = (into_b ? idx_ab : idx_ba) + batch * n;
+  const T* src_g = (into_b ? g_ab : g_ba) + batch * n;
+  const int32_t* tgt_idx = (into_b ? idx_ba : idx_ab) + batch * m;  // for the direct term
+  const T* tgt_g = (into_b ? g_ba : g_ab) + batch * m;
+  const T* tgt_nn = (into_b ? a : b) + batch * n * D;
+  T* grad = (into_b ? grad_b : grad_a) + batch * m * D;
+  int32_t* start = smem;          // [m + 1]: counts, then offsets, then cursors
+  int32_t* order = smem + m + 1;  // [n]: sources grouped by target, in source order
+  int32_t* cursor = order + n;    // [m]
+  int32_t* partial = cursor + m;  // [kSmallGradThreads]: per-thread sums for the scan
+  for (int64_t j = threadIdx.x; j <= m; j += blockDim.x) start[j] = 0;
+  __syncthreads();
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    const int32_t j = src_idx[i];
+    if (j >= 0 && j < m) atomicAdd(&start[j + 1], 1);  // integer counts: order-independent
+  }
+  __syncthreads();
+  {  // counts -> offsets: each thread scans a run of targets, the runs' sums are scanned across the block
+    const int64_t per = (m + blockDim.x - 1) / blockDim.x, lo = min(m, threadIdx.x * per), hi = min(m, lo + per);
+    int32_t local = 0;
+    for (int64_t j = lo; j < hi; ++j) local += start[j + 1];
+    partial[threadIdx.x] = local;
+    __syncthreads();
+    for (int offset = 1; offset < kSmallGradThreads; offset *= 2) {
+      const int32_t add = threadIdx.x >= offset ? partial[threadIdx.x - offset] : 0;
+      __syncthreads();
+      partial[threadIdx.x] += add;
+      __syncthreads();
+    }
+    int32_t running = partial[threadIdx.x] - local;
+    for (int64_t j = lo; j < hi; ++j) start[j + 1] = running += start[j + 1];
+  }
+  __syncthreads();
+  for (int64_t j = threadIdx.x; j < m; j += blockDim.x) cursor[j] = start[j];
+  __syncthreads();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (int64_t base = 0; base < n; base += blockDim.x) {
+    const int64_t i = base + threadIdx.x;
+    const int32_t j = i < n ? src_idx[i] : -1;
+    const bool valid = j >= 0 && j < m;
+    const unsigned same = __match_any_sync(0xffffffffu, valid ? j : -1);
+    const int rank = __popc(same & ((1u << lane) - 1));
+    for (int w = 0; w < kSmallGradThreads / 32; ++w) {
+      if (w == warp && valid) {
+        order[cursor[j] + rank] = int32_t(i);
+        __syncwarp(same);
+        if (rank == 0) cursor[j] += __popc(same);
+      }
+      __syncthreads();
+    }
+  }
+  for (int64_t j = threadIdx.x; j < m; j += blockDim.x) {
+    T acc[D];
+    const int32_t k = tgt_idx[j];
+    const T scale = T(2) * tgt_g[j];
+#pragma unroll
+    for (int d = 0; d < D; ++d)
+      acc[d] = (k < 0 || k >= n) ? T(0) : mul_rn(tgt[j * D + d] - tgt_nn[int64_t(k) * D + d], scale);
+    for (int32_t e = start[j]; e < start[j + 1]; ++e) {
+      const int64_t i = order[e];
+      const T s2 = T(2) * src_g[i];
+#pragma unroll
+      for (int d = 0; d < D; ++d) acc[d] = add_rn(acc[d], mul_rn(tgt[j * D + d] - src[i * D + d], s2));
+    }
+#pragma unroll
+    for (int d = 0; d < D; ++d) grad[j * D + d] = acc[d];
+  }
+}
+
+size_t small_grad_shared_bytes(int64_t N, int64_t M) {
+  return sizeof(int32_t) * (3 * std::max(N, M) + 1 + kSmallGradThreads);
+}
+constexpr size_t kSmallGradMaxShared = 96 * 1024;
+
 // grad_x[i] = 2 g[i] (x_i - y_idx[i]) for each point of x: [B, n, D]; y: [B, m, D].
 template <typename T, int D>
 __global__ void nn_direct_grad_kernel(const T* __restrict__ x, const T* __restrict__ y,
@@ -282,6 +375,15 @@ CudaStatus nn_distance_grad_cuda(const T* a, const T* b, int64_t B, int64_t N, i
   size_t temp_bytes = cub_sort_bytes(count);
   return dispatch_dim(D, [&](auto dim) -> CudaStatus {
     constexpr int kD = decltype(dim)::value;
+    const size_t shared = small_grad_shared_bytes(N, M);
+    if (shared <= kSmallGradMaxShared) {  // one kernel, no device-wide sort
+      auto kernel = nn_grad_small_kernel<T, kD>;
+      POINTOPS_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared)));
+      kernel<<<dim3(unsigned(B), 2), kSmallGradThreads, shared, stream>>>(a, b, N, M, idx_ab, idx_ba, g_ab, g_ba,
+                                                                          grad_a, grad_b);
+      POINTOPS_CUDA_RETURN_IF_LAUNCH_FAILED();
+      return 0;
+    }
     // The same order as the CPU: each point's direct term, then its scatter terms in ascending order.
     nn_direct_grad_kernel<T, kD><<<blocks_for(B * N, 256), 256, 0, stream>>>(a, b, B, N, M, idx_ab, g_ab, grad_a);
     nn_direct_grad_kernel<T, kD><<<blocks_for(B * M, 256), 256, 0, stream>>>(b, a, B, M, N, idx_ba, g_ba, grad_b);

@@ -72,25 +72,28 @@ def gpu_emd(C, a, b, lengths=None, rel_tol=1e-3):
 
 
 def check_nn(C, rng, report):
-    for dtype in (torch.float32, torch.float64):
-        for D in (1, 2, 3, 5, 8):
-            B, N, M = 3, 1000, 777
-            np_dtype = np.float32 if dtype == torch.float32 else np.float64
-            a_np, b_np = rng.standard_normal((B, N, D)).astype(np_dtype), rng.standard_normal((B, M, D)).astype(np_dtype)
-            a_len, b_len = np.array([N, 1, 500], np.int32), np.array([M, 300, 1], np.int32)
-            cpu = C.nn_distance(a_np, b_np, a_len, b_len)
-            a, b = torch.from_numpy(a_np).cuda(), torch.from_numpy(b_np).cuda()
-            gpu = [x.cpu().numpy() for x in gpu_nn(C, a, b, a_len, b_len)]
-            same = all(np.array_equal(x, y) for x, y in zip(cpu, gpu))
-            g_ab, g_ba = rng.standard_normal((B, N)).astype(a_np.dtype), rng.standard_normal((B, M)).astype(a_np.dtype)
-            cpu_grad = C.nn_distance_grad(a_np, b_np, cpu[1], cpu[3], g_ab, g_ba)
-            idx_ab, idx_ba = torch.from_numpy(cpu[1]).cuda(), torch.from_numpy(cpu[3]).cuda()
-            gpu_grad = [x.cpu().numpy() for x in gpu_nn_grad(C, a, b, idx_ab, idx_ba, torch.from_numpy(g_ab).cuda(), torch.from_numpy(g_ba).cuda())]
-            grad_diff = max(np.abs(x - y).max() for x, y in zip(cpu_grad, gpu_grad))
-            again = [x.cpu().numpy() for x in gpu_nn_grad(C, a, b, idx_ab, idx_ba, torch.from_numpy(g_ab).cuda(), torch.from_numpy(g_ba).cuda())]
-            deterministic = all(x.tobytes() == y.tobytes() for x, y in zip(gpu_grad, again))
-            report.append({"check": f"nn {str(dtype)[6:]} D={D}", "bit_identical_to_cpu": same,
-                           "grad_max_abs_diff_vs_cpu": float(grad_diff), "grad_deterministic": deterministic})
+    # (1000, 777): the one-kernel gradient path; (20000, 15000): the device-wide sort path.
+    cases = [(dtype, D, 1000, 777) for dtype in (torch.float32, torch.float64) for D in (1, 2, 3, 5, 8)]
+    cases += [(torch.float32, 3, 20000, 15000), (torch.float64, 2, 20000, 15000)]
+    for dtype, D, N, M in cases:
+        B = 3
+        np_dtype = np.float32 if dtype == torch.float32 else np.float64
+        a_np, b_np = rng.standard_normal((B, N, D)).astype(np_dtype), rng.standard_normal((B, M, D)).astype(np_dtype)
+        a_len, b_len = np.array([N, 1, N // 2], np.int32), np.array([M, 300, 1], np.int32)
+        cpu = C.nn_distance(a_np, b_np, a_len, b_len)
+        a, b = torch.from_numpy(a_np).cuda(), torch.from_numpy(b_np).cuda()
+        gpu = [x.cpu().numpy() for x in gpu_nn(C, a, b, a_len, b_len)]
+        same = all(np.array_equal(x, y) for x, y in zip(cpu, gpu))
+        g_ab, g_ba = rng.standard_normal((B, N)).astype(a_np.dtype), rng.standard_normal((B, M)).astype(a_np.dtype)
+        cpu_grad = C.nn_distance_grad(a_np, b_np, cpu[1], cpu[3], g_ab, g_ba)
+        idx_ab, idx_ba = torch.from_numpy(cpu[1]).cuda(), torch.from_numpy(cpu[3]).cuda()
+        gpu_grad = [x.cpu().numpy() for x in gpu_nn_grad(C, a, b, idx_ab, idx_ba, torch.from_numpy(g_ab).cuda(), torch.from_numpy(g_ba).cuda())]
+        grad_diff = max(np.abs(x - y).max() for x, y in zip(cpu_grad, gpu_grad))
+        again = [x.cpu().numpy() for x in gpu_nn_grad(C, a, b, idx_ab, idx_ba, torch.from_numpy(g_ab).cuda(), torch.from_numpy(g_ba).cuda())]
+        deterministic = all(x.tobytes() == y.tobytes() for x, y in zip(gpu_grad, again))
+        report.append({"check": f"nn {str(dtype)[6:]} D={D} N={N} M={M}", "bit_identical_to_cpu": same,
+                       "grad_bit_identical_to_cpu": bool(grad_diff == 0), "grad_max_abs_diff_vs_cpu": float(grad_diff),
+                       "grad_deterministic": deterministic})
     # NaN in, NaN out, the same as on the CPU.
     a_np = rng.standard_normal((2, 50, 3)).astype(np.float32)
     b_np = rng.standard_normal((2, 40, 3)).astype(np.float32)

@@ -47,7 +47,7 @@ def auction(a, b, lengths, squared, rel_tol, max_rounds):
     cost = tf.where(valid[:, None, :], tf.where(finite[:, None, None], cost, 0.0), tf.constant(np.inf, a.dtype))
     n_valid = tf.cast(lengths, a.dtype)
     floor = tf.maximum(max_cost, 1e-30) * _FLOOR
-    person = tf.broadcast_to(tf.range(N)[None, :], [B, N])
+    person = tf.zeros_like(a[..., 0], tf.int32) + tf.range(N)[None, :]  # [B, N], static shape kept
     flat_base = tf.range(B)[:, None] * N
     no_bid = tf.constant(-np.inf, a.dtype)
 
@@ -63,7 +63,7 @@ def auction(a, b, lengths, squared, rel_tol, max_rounds):
         best = tf.math.unsorted_segment_max(bid, segment, B * N + 1)[:-1]
         top_bidder = bidders & tf.equal(bid, tf.gather(best, segment % (B * N)))
         winner = tf.math.unsorted_segment_min(tf.where(top_bidder, person, N), segment, B * N + 1)[:-1]
-        winner = tf.reshape(winner, [B, N])
+        winner = tf.reshape(winner, tf.shape(price))
         won = winner < N
         # The previous owners of the objects won become unassigned, then the winners are assigned.
         loser_idx = tf.where(won & (owner >= 0))
@@ -74,7 +74,7 @@ def auction(a, b, lengths, squared, rel_tol, max_rounds):
         winners = tf.gather_nd(winner, win_idx)
         assign = tf.tensor_scatter_nd_update(assign, tf.stack([win_idx[:, 0], tf.cast(winners, tf.int64)], 1),
                                              tf.cast(win_idx[:, 1], tf.int32))
-        price = tf.where(won, tf.reshape(best, [B, N]), price)
+        price = tf.where(won, tf.reshape(best, tf.shape(price)), price)
         owner = tf.where(won, winner, owner)
         return price, assign, owner
 
@@ -109,7 +109,7 @@ def auction(a, b, lengths, squared, rel_tol, max_rounds):
         price, eps, still, gap, rounds, new_assign = phase(price, eps, active, gap, rounds)
         return price, eps, still, gap, rounds, tf.where(active[:, None], new_assign, assign)
 
-    init = (tf.zeros([B, N], a.dtype), tf.maximum(max_cost / 4, 1e-30), finite,
+    init = (tf.zeros_like(a[..., 0]), tf.maximum(max_cost / 4, 1e-30), finite,
             tf.fill([B], tf.constant(np.nan, a.dtype)), tf.constant(0), -tf.ones_like(person))
     _, _, _, gap, _, assign = tf.while_loop(outer_cond, outer_body, init)
     assign = tf.where(finite[:, None], assign, person)  # non-finite input: identity

@@ -16,7 +16,7 @@ namespace {
 
 // Clouds with at least this many point pairs (N*M) and D <= kTreeMaxDim go to the k-d tree
 // under NnAlgorithm::kAuto; below it the brute force is faster on these sizes.
-constexpr int64_t kTreeMinPairs = int64_t(1) << 22;
+constexpr int64_t kTreeMinPairs = int64_t(1) << 24;
 constexpr int kTreeMaxDim = 4;
 
 // 64-byte SIMD vectors through GCC's vector extensions: AVX-512 registers when the build
@@ -158,7 +158,7 @@ void nn_distance_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M
     if (!finite[2 * bi] || !finite[2 * bi + 1]) path[bi] = Path::kScalar;
     else if (algorithm == NnAlgorithm::kTree) path[bi] = Path::kTree;
     else if (algorithm == NnAlgorithm::kBruteForce) path[bi] = Path::kBrute;
-    else path[bi] = (D <= kTreeMaxDim && pairs >= kTreeMinPairs) ? Path::kTree : Path::kBrute;
+    else path[bi] = (D <= kTreeMaxDim && pairs > kTreeMinPairs) ? Path::kTree : Path::kBrute;
   }
   pfor(2 * B, 100 * N * D, [&](int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; ++s) {

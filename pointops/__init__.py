@@ -7,7 +7,8 @@ when the compiled library is missing. See pointops.backend_info().
 from pointops import reference
 from pointops._backend import backend_info
 from pointops.emd import emd, emd_match
-from pointops.nn import chamfer_distance, nn_distance
+from pointops.nn import chamfer_distance, density_aware_chamfer, f_score, nn_distance
 
-__all__ = ["backend_info", "chamfer_distance", "emd", "emd_match", "nn_distance", "reference"]
+__all__ = ["backend_info", "chamfer_distance", "density_aware_chamfer", "emd", "emd_match", "f_score", "nn_distance",
+           "reference"]
 __version__ = "0.1.0"

@@ -43,8 +43,35 @@ if _ops is None and not os.environ.get("POINTOPS_BACKEND"):
                   stacklevel=2)
 
 
+_warned_xla = False
+
+
+def _in_xla_context():
+    """True while tracing a function that XLA will compile (tf.function(jit_compile=True), or a
+    Keras train step compiled with jit_compile): custom ops have no XLA kernel there."""
+    try:
+        from tensorflow.python.framework import ops as tf_ops
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # a TensorFlow without these internals: assume no XLA
+        return False
+    return control_flow_util.GraphOrParentsInXlaContext(tf_ops.get_default_graph())
+
+
 def compiled_ops():
-    """The loaded op library, or None when the reference path is active."""
+    """The loaded op library, or None when the pure-TF path must run: the library is absent or
+    forced off, or the caller is being compiled by XLA (then warns once)."""
+    global _warned_xla
+    if _ops is None:
+        return None
+    if not tf.executing_eagerly() and _in_xla_context():
+        if not _warned_xla:
+            warnings.warn("pointops: inside an XLA-compiled function (jit_compile=True) the compiled kernels "
+                          "cannot run, so pointops uses its pure-TensorFlow path (same values, slower, "
+                          "O(N*M) memory). For the fast kernels compile without XLA: "
+                          "tf.function(jit_compile=False) or model.compile(..., jit_compile=False).",
+                          RuntimeWarning, stacklevel=3)
+            _warned_xla = True
+        return None
     return _ops
 
 

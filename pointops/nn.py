@@ -1,7 +1,7 @@
 """nn_distance and chamfer_distance on the compiled kernels, with their registered gradients."""
 import tensorflow as tf
 
-from pointops import _backend, _chamfer, _inputs, reference
+from pointops import _backend, _chamfer, _density, _inputs, reference
 
 # NnAlgorithm in csrc/core/nn/nn.h; the CPU kernel's choice, which never changes the result.
 _ALGORITHMS = {"auto": 0, "brute": 1, "tree": 2}
@@ -30,6 +30,8 @@ def nn_distance(a, b, a_lengths=None, b_lengths=None, *, algorithm="auto"):
 
 
 chamfer_distance = _chamfer.make_chamfer_distance(nn_distance)
+density_aware_chamfer = _density.make_density_aware_chamfer(nn_distance)
+f_score = _density.make_f_score(nn_distance)
 
 
 @tf.RegisterGradient("PointopsNnDistance")

@@ -9,7 +9,7 @@ non-finite input is not given the compiled op's NaN rule here.
 """
 import tensorflow as tf
 
-from pointops import _auction_tf, _chamfer, _emd, _inputs
+from pointops import _auction_tf, _chamfer, _density, _emd, _inputs
 
 
 def _nearest_one(args):
@@ -50,6 +50,8 @@ def nn_distance(a, b, a_lengths=None, b_lengths=None):
 
 
 chamfer_distance = _chamfer.make_chamfer_distance(nn_distance)
+density_aware_chamfer = _density.make_density_aware_chamfer(nn_distance)
+f_score = _density.make_f_score(nn_distance)
 
 
 def emd_match(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b_lengths=None):

@@ -1,0 +1,125 @@
+"""Keras 3 losses and metrics over pointops' distances (y_pred is a, y_true is b).
+
+    model.compile(optimizer="adam", loss=pointops.keras.ChamferLoss(), metrics=[pointops.keras.FScore(0.01)])
+
+Each loss returns one value per cloud and lets Keras reduce over the batch. Under XLA (Keras'
+jit_compile=True, the "auto" default on GPUs) the compiled kernels cannot run, pointops falls back to its
+pure-TF path and warns once: compile with jit_compile=False for the fast kernels.
+"""
+import keras
+import tensorflow as tf
+
+import pointops
+
+_PACKAGE = "pointops"
+
+
+@keras.saving.register_keras_serializable(_PACKAGE)
+class ChamferLoss(keras.losses.Loss):
+    """Chamfer distance per cloud; arguments as pointops.chamfer_distance."""
+
+    def __init__(self, squared=True, direction="bi", name="chamfer", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.squared, self.direction = squared, direction
+
+    def call(self, y_true, y_pred):
+        return pointops.chamfer_distance(y_pred, y_true, squared=self.squared, direction=self.direction,
+                                         batch_reduction=None)
+
+    def get_config(self):
+        return {**super().get_config(), "squared": self.squared, "direction": self.direction}
+
+
+@keras.saving.register_keras_serializable(_PACKAGE)
+class EMDLoss(keras.losses.Loss):
+    """Earth Mover's Distance per cloud (equal sizes); arguments as pointops.emd."""
+
+    def __init__(self, eps=None, max_iter=None, squared=False, name="emd", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.eps, self.max_iter, self.squared = eps, max_iter, squared
+
+    def call(self, y_true, y_pred):
+        return pointops.emd(y_pred, y_true, eps=self.eps, max_iter=self.max_iter, squared=self.squared,
+                            batch_reduction=None)
+
+    def get_config(self):
+        return {**super().get_config(), "eps": self.eps, "max_iter": self.max_iter, "squared": self.squared}
+
+
+@keras.saving.register_keras_serializable(_PACKAGE)
+class DensityAwareChamferLoss(keras.losses.Loss):
+    """Density-aware Chamfer distance per cloud; arguments as pointops.density_aware_chamfer."""
+
+    def __init__(self, alpha=1000.0, n_lambda=1.0, name="density_aware_chamfer", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.alpha, self.n_lambda = alpha, n_lambda
+
+    def call(self, y_true, y_pred):
+        return pointops.density_aware_chamfer(y_pred, y_true, alpha=self.alpha, n_lambda=self.n_lambda,
+                                              batch_reduction=None)
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha, "n_lambda": self.n_lambda}
+
+
+class _CloudMean(keras.metrics.Metric):
+    """Mean over all clouds seen of a per-cloud value ([B]), weighted by sample_weight."""
+
+    def __init__(self, name, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def per_cloud(self, y_true, y_pred):
+        raise NotImplementedError
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        values = tf.cast(self.per_cloud(y_true, y_pred), self.dtype)
+        weights = tf.ones_like(values) if sample_weight is None else tf.cast(
+            tf.broadcast_to(tf.reshape(sample_weight, [-1]), tf.shape(values)), self.dtype)
+        self.total.assign_add(tf.reduce_sum(values * weights))
+        self.count.assign_add(tf.reduce_sum(weights))
+
+    def result(self):
+        return tf.math.divide_no_nan(self.total, self.count)
+
+
+@keras.saving.register_keras_serializable(_PACKAGE)
+class ChamferMetric(_CloudMean):
+    def __init__(self, squared=True, name="chamfer", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.squared = squared
+
+    def per_cloud(self, y_true, y_pred):
+        return pointops.chamfer_distance(y_pred, y_true, squared=self.squared, batch_reduction=None)
+
+    def get_config(self):
+        return {**super().get_config(), "squared": self.squared}
+
+
+@keras.saving.register_keras_serializable(_PACKAGE)
+class EMDMetric(_CloudMean):
+    def __init__(self, eps=None, squared=False, name="emd", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.eps, self.squared = eps, squared
+
+    def per_cloud(self, y_true, y_pred):
+        return pointops.emd(y_pred, y_true, eps=self.eps, squared=self.squared, batch_reduction=None)
+
+    def get_config(self):
+        return {**super().get_config(), "eps": self.eps, "squared": self.squared}
+
+
+@keras.saving.register_keras_serializable(_PACKAGE)
+class FScore(_CloudMean):
+    """Mean F-score at `threshold` (Euclidean distance) between predictions and targets."""
+
+    def __init__(self, threshold=0.01, name="f_score", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.threshold = threshold
+
+    def per_cloud(self, y_true, y_pred):
+        return pointops.f_score(y_pred, y_true, self.threshold)[0]
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold}

@@ -1,0 +1,96 @@
+"""python -m pointops info / eval, and the point-file readers."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import pointops
+from pointops.io import PointFileError, read_points
+
+
+def run(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run([sys.executable, "-m", "pointops", *map(str, args)], capture_output=True, text=True, env=env)
+
+
+def write_ply(path, points, binary):
+    header = ["ply", f"format {'binary_little_endian' if binary else 'ascii'} 1.0", f"element vertex {len(points)}",
+              "property float x", "property float y", "property float z", "property uchar red", "end_header"]
+    with open(path, "wb") as f:
+        f.write(("\n".join(header) + "\n").encode())
+        if binary:
+            rec = np.zeros(len(points), dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("r", "u1")])
+            rec["x"], rec["y"], rec["z"] = points.T
+            f.write(rec.tobytes())
+        else:
+            for p in points:
+                f.write(f"{p[0]} {p[1]} {p[2]} 7\n".encode())
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".xyz", ".pts", ".ply-ascii", ".ply-binary"])
+def test_readers(tmp_path, rng, suffix):
+    points = rng.random((17, 3)).astype(np.float32).astype(np.float64)
+    path = tmp_path / ("cloud" + suffix.split("-")[0])
+    if suffix == ".npy":
+        np.save(path, points)
+    elif suffix in (".xyz", ".pts"):
+        np.savetxt(path, points)
+    else:
+        write_ply(path, points, binary=suffix.endswith("binary"))
+    np.testing.assert_allclose(read_points(path), points, rtol=1e-6)
+
+
+def test_bad_files_are_named(tmp_path):
+    (tmp_path / "empty.xyz").write_text("")
+    (tmp_path / "wide.xyz").write_text("1 2 3 4 5 6 7 8 9\n")
+    (tmp_path / "junk.ply").write_bytes(b"not a ply")
+    for name in ("empty.xyz", "wide.xyz", "junk.ply"):
+        with pytest.raises(PointFileError, match=name):
+            read_points(tmp_path / name)
+
+
+def test_eval_folders(tmp_path, rng):
+    pred, gt = tmp_path / "pred", tmp_path / "gt"
+    pred.mkdir(), gt.mkdir()
+    clouds = {}
+    for k in range(3):
+        a, b = rng.random((40, 3)), rng.random((40 if k < 2 else 30, 3))
+        np.save(pred / f"shape{k}.npy", a)
+        np.savetxt(gt / f"shape{k}.xyz", b)
+        clouds[f"shape{k}"] = (a, b)
+    (pred / "broken.xyz").write_text("1 2\n3\n")   # unreadable: must be reported, not dropped silently
+    np.save(gt / "broken.npy", rng.random((5, 3)))
+    np.save(pred / "lonely.npy", rng.random((5, 3)))
+    out = run("eval", pred, gt, "--threshold", 0.1, "--json", tmp_path / "out.json")
+    assert out.returncode == 1, out.stderr
+    assert "skipped broken" in out.stderr and "broken.xyz" in out.stderr and "skipped lonely" in out.stderr
+    assert "means over 3 of 5 pairs" in out.stdout
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert set(report["pairs"]) == {"shape0", "shape1", "shape2"}
+    for name, (a, b) in clouds.items():
+        row = report["pairs"][name]
+        d = np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1))
+        np.testing.assert_allclose(row["CD-L1"], d.min(1).mean() + d.min(0).mean(), rtol=1e-9)
+        np.testing.assert_allclose(row["CD-L2"], (d.min(1) ** 2).mean() + (d.min(0) ** 2).mean(), rtol=1e-9)
+        p, r = (d.min(1) < 0.1).mean(), (d.min(0) < 0.1).mean()
+        np.testing.assert_allclose(row["F-score"], 2 * p * r / (p + r) if p + r else 0, rtol=1e-9)
+        assert (row["EMD"] is None) == (len(a) != len(b))
+    np.testing.assert_allclose(report["means"]["CD-L2"], np.mean([r["CD-L2"] for r in report["pairs"].values()]))
+    np.testing.assert_allclose(report["means"]["EMD"], np.mean([report["pairs"][n]["EMD"] for n in ("shape0", "shape1")]))
+
+
+def test_eval_single_files(tmp_path, rng):
+    np.save(tmp_path / "a.npy", rng.random((20, 2)))
+    np.save(tmp_path / "b.npy", rng.random((20, 2)))
+    out = run("eval", tmp_path / "a.npy", tmp_path / "b.npy")
+    assert out.returncode == 0, out.stderr
+    assert "means over 1 of 1 pairs" in out.stdout
+
+
+def test_info():
+    out = run("info")
+    assert out.returncode == 0, out.stderr
+    assert "active" in out.stdout and pointops.__version__ in out.stdout

@@ -6,10 +6,11 @@ Baselines, on the same data in the same run: the broadcast formula from the seed
 by hand; skipped where it would not fit in memory), pointops' own pure-TF reference path, scipy's cKDTree
 (build + query both ways, workers=-1), scipy's exact linear_sum_assignment (cost matrix included) and POT
 (ot.emd) when installed. Each row: the median time over repeats after a warm-up, each baseline's time over
-pointops' time, the peak extra resident memory while it ran, and for EMD the gap to the exact optimum where
+pointops' time, the peak extra memory while it ran (TensorFlow's tensors plus the native heap), and for EMD the gap to the exact optimum where
 the exact solver is affordable. Writes a markdown table and log-log PNG plots of time against N.
 """
 import argparse
+import ctypes
 import datetime
 import os
 import platform
@@ -21,7 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import psutil
-import tensorflow as tf
+
+# TensorFlow reports CPU tensor memory only through its BFC allocator; it must be chosen before the
+# first op runs (importing pointops runs none).
+os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "1")
+import tensorflow as tf  # noqa: E402
 
 import pointops
 
@@ -41,7 +46,7 @@ class Case:
 class Result:
     case: Case
     times: dict = field(default_factory=dict)    # implementation -> median seconds
-    memory: dict = field(default_factory=dict)   # implementation -> peak extra RSS bytes
+    memory: dict = field(default_factory=dict)   # implementation -> peak extra bytes
     notes: list = field(default_factory=list)
     gap: float = None                            # EMD: (pointops cost - exact) / exact
 
@@ -118,14 +123,15 @@ def implementations(case, a, b):
         fwd = case.op == "chamfer_fwd"
         impls["pointops"] = (pointops.chamfer_distance if fwd else with_backward(pointops.chamfer_distance), 0)
         impls["broadcast (seed)"] = (seed_chamfer if fwd else with_backward(seed_chamfer), pairwise * (D + 2) * (1 if fwd else 3))
-        impls["pointops.reference"] = (pointops.reference.chamfer_distance if fwd else
-                                       with_backward(pointops.reference.chamfer_distance), pairwise * D * 2 // B)
+        if B * N * N <= 2**27:  # the reference's per-cloud [N, N] matrices: seconds beyond this
+            impls["pointops.reference"] = (pointops.reference.chamfer_distance if fwd else
+                                           with_backward(pointops.reference.chamfer_distance), pairwise * D * 2 // B)
         if fwd:
             impls["scipy cKDTree"] = (lambda a, b: ckdtree_both_ways(a_np, b_np), 0)
     else:
         fwd = case.op == "emd_fwd"
         impls["pointops"] = (pointops.emd if fwd else with_backward(pointops.emd), 0)
-        if N <= 1024 and B <= 8:
+        if B * N <= 1024:  # the dense pure-TF auction takes seconds per cloud at N = 1024
             impls["pointops.reference"] = (pointops.reference.emd if fwd else with_backward(pointops.reference.emd),
                                            pairwise * 8 * 4)
         if fwd and N <= 4096:
@@ -140,12 +146,33 @@ def implementations(case, a, b):
 
 # --- measurement ------------------------------------------------------------------------------
 
-class PeakRss:
-    """Peak resident memory above the level at entry, sampled every millisecond."""
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+def _native_heap_in_use():
+    """Bytes of C/C++ heap in use (glibc's mallinfo2: malloc'd plus mmap'd blocks), 0 where unavailable."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = _MallInfo2
+        info = libc.mallinfo2()
+    except (OSError, AttributeError):
+        return 0
+    return info.uordblks + info.hblkhd
+
+
+class PeakMemory:
+    """Peak extra memory while the block runs: TensorFlow's tensors (its CPU allocator's peak, from
+    tf.config.experimental.get_memory_info with the BFC allocator this module turns on) plus the
+    native heap outside TensorFlow (the kernels' own buffers, scipy), sampled every millisecond.
+    The two peaks are added, so the figure is an upper bound of the joint peak."""
 
     def __enter__(self):
-        self.process = psutil.Process()
-        self.base = self.peak = self.process.memory_info().rss
+        tf.config.experimental.reset_memory_stats("CPU:0")
+        self.tf_base = tf.config.experimental.get_memory_info("CPU:0")["current"]
+        self.heap_base = self.heap_peak = _native_heap_in_use()
         self.running = True
         self.thread = threading.Thread(target=self._sample, daemon=True)
         self.thread.start()
@@ -153,14 +180,15 @@ class PeakRss:
 
     def _sample(self):
         while self.running:
-            self.peak = max(self.peak, self.process.memory_info().rss)
+            self.heap_peak = max(self.heap_peak, _native_heap_in_use())
             time.sleep(0.001)
 
     def __exit__(self, *exc):
         self.running = False
         self.thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
-        self.extra = self.peak - self.base
+        self.heap_peak = max(self.heap_peak, _native_heap_in_use())
+        tf_peak = tf.config.experimental.get_memory_info("CPU:0")["peak"] - self.tf_base
+        self.extra = max(0, tf_peak) + max(0, self.heap_peak - self.heap_base)
 
 
 def time_median(fn, a, b, budget_s):
@@ -187,9 +215,9 @@ def run_case(case, budget_s, rng):
         if estimated > MEMORY_LIMIT:
             result.notes.append(f"{name} skipped: needs about {estimated / 2**30:.0f} GiB")
             continue
-        with PeakRss() as rss:
+        with PeakMemory() as memory:
             result.times[name] = time_median(fn, a, b, budget_s)
-        result.memory[name] = rss.extra
+        result.memory[name] = memory.extra
     if case.op == "emd_fwd" and "scipy linear_sum_assignment" in result.times:
         _, assignment = pointops.emd(a, b, batch_reduction=None, return_assignment=True)
         ours = np.linalg.norm(a.numpy() - np.take_along_axis(b.numpy(), assignment.numpy()[..., None], 1), axis=-1).mean(1)
@@ -216,12 +244,14 @@ def markdown(results, command):
     lines = [f"Machine: {machine()}  ", f"Command: `{command}`  ",
              f"Date: {datetime.date.today().isoformat()}", "",
              "Times are medians after a warm-up; `x` columns are the baseline's time over pointops' time "
-             "(higher is better for pointops); memory is the peak extra resident memory while the "
-             "implementation ran.", ""]
+             "(higher is better for pointops); memory is the peak extra memory while it ran, inputs "
+             "excluded: TensorFlow's tensors (BFC CPU allocator statistics) plus the native heap "
+             "(kernel buffers), an upper bound.", ""]
     for op in dict.fromkeys(r.case.op for r in results):
         rows = [r for r in results if r.case.op == op]
         baselines = list(dict.fromkeys(n for r in rows for n in r.times if n != "pointops"))
-        header = ["B", "N", "D", "pointops", "pointops memory"] + [f"{n}" for n in baselines] + [f"x {n}" for n in baselines]
+        header = (["B", "N", "D", "pointops", "pointops memory"] + baselines + [f"x {n}" for n in baselines]
+                  + [f"{n} memory" for n in baselines])
         if op == "emd_fwd":
             header.append("gap to exact")
         lines += [f"### {op}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -231,12 +261,27 @@ def markdown(results, command):
                      f"{r.memory.get('pointops', 0) / MB:.0f} MB"]
             cells += [f"{r.times[n] * 1e3:.1f} ms" if n in r.times else "skipped" for n in baselines]
             cells += [f"{r.times[n] / ours:.1f}" if n in r.times else "-" for n in baselines]
+            cells += [f"{r.memory[n] / MB:.0f} MB" if n in r.memory else "-" for n in baselines]
             if op == "emd_fwd":
                 cells.append(f"{r.gap:.1e}" if r.gap is not None else "-")
             lines.append("| " + " | ".join(cells) + " |")
         notes = [f"B={r.case.B} N={r.case.N} D={r.case.D}: {note}" for r in rows for note in r.notes]
         lines += [""] + [f"- {note}" for note in notes] + ([""] if notes else [])
     return "\n".join(lines) + "\n"
+
+
+def write_section(path, name, text):
+    """Puts this sweep's results between its markers in the file (other sections are kept)."""
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+    block = f"{start}\n## CPU, {name} sweep\n\n{text}{end}"
+    old = open(path).read() if os.path.exists(path) else "# pointops benchmark results\n"
+    if start in old and end in old:
+        new = old[:old.index(start)] + block + old[old.index(end) + len(end):]
+    else:
+        new = old.rstrip("\n") + "\n\n" + block + "\n"
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        f.write(new)
 
 
 def plot(results, folder):
@@ -293,10 +338,8 @@ def main(argv=None):
     text = markdown(results, command)
     print("\n" + text)
     if args.output:
-        os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-        with open(args.output, "w") as f:
-            f.write(f"# pointops benchmark results ({name} sweep)\n\n" + text)
-        print(f"wrote {args.output}")
+        write_section(args.output, name, text)
+        print(f"wrote the {name} section of {args.output}")
     if args.plots:
         os.makedirs(args.plots, exist_ok=True)
         for path in plot(results, args.plots):

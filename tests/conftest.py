@@ -6,6 +6,14 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
+import pointops
+
+# The tests compare the compiled kernels with independent oracles: running them on the fallback by
+# accident (an uninstalled or broken build) must fail loudly, not pass quietly.
+if os.environ.get("POINTOPS_BACKEND") != "reference":
+    assert pointops.backend_info()["active"].startswith("compiled"), (
+        f"pointops is on its reference path ({pointops.backend_info()['reason']}); install it with pip first")
+
 
 @pytest.fixture
 def rng(request):

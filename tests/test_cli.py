@@ -12,8 +12,10 @@ from pointops.io import PointFileError, read_points
 
 
 def run(*args):
+    # From a neutral folder, so that the installed package runs, not a source checkout beside it.
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, "-m", "pointops", *map(str, args)], capture_output=True, text=True, env=env)
+    return subprocess.run([sys.executable, "-m", "pointops", *map(str, args)], capture_output=True, text=True, env=env,
+                          cwd=os.path.dirname(os.path.dirname(pointops.__file__)))
 
 
 def write_ply(path, points, binary):

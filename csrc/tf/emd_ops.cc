@@ -1,21 +1,10 @@
 // TensorFlow op for the auction assignment (CPU and CUDA kernels). It has no gradient: the
 // EMD's gradient flows through the matched cost, computed in TF from the assignment.
 #include "emd/emd.h"
-#include "tensorflow/core/framework/op.h"
-#include "tensorflow/core/framework/shape_inference.h"
 #include "tf/tf_door.h"
 
 namespace pointops {
 namespace {
-
-using tensorflow::OpKernel;
-using tensorflow::OpKernelConstruction;
-using tensorflow::OpKernelContext;
-using tensorflow::Tensor;
-using tensorflow::TensorShape;
-using tensorflow::shape_inference::DimensionHandle;
-using tensorflow::shape_inference::InferenceContext;
-using tensorflow::shape_inference::ShapeHandle;
 
 REGISTER_OP("PointopsEmdMatch")
     .Input("a: T")              // [B, N, D]

@@ -1,20 +1,9 @@
 // TensorFlow ops for the nearest-neighbour distance and its gradient (CPU and CUDA kernels).
 #include "nn/nn.h"
-#include "tensorflow/core/framework/op.h"
-#include "tensorflow/core/framework/shape_inference.h"
 #include "tf/tf_door.h"
 
 namespace pointops {
 namespace {
-
-using tensorflow::OpKernel;
-using tensorflow::OpKernelConstruction;
-using tensorflow::OpKernelContext;
-using tensorflow::Tensor;
-using tensorflow::TensorShape;
-using tensorflow::shape_inference::DimensionHandle;
-using tensorflow::shape_inference::InferenceContext;
-using tensorflow::shape_inference::ShapeHandle;
 
 REGISTER_OP("PointopsNnDistance")
     .Input("a: T")           // [B, N, D]

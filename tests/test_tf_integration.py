@@ -12,8 +12,11 @@ import pointops
 
 
 def run_python(code, env_extra=None):
+    # From the installed package's folder: `python -c` puts the working directory first on sys.path,
+    # and a source checkout there would shadow the installed (compiled) package.
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env_extra or {}))
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env)
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
+                         cwd=os.path.dirname(os.path.dirname(pointops.__file__)))
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -285,33 +285,44 @@ def write_section(path, name, text):
 
 
 def plot(results, folder):
+    """One PNG per op: a log-log panel of time against N for each (B, D), one line per implementation
+    (the same colour for an implementation in every panel)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    names = list(dict.fromkeys(n for r in results for n in r.times))
+    colours = {name: plt.get_cmap("tab10")(k % 10) for k, name in enumerate(names)}
     paths = []
     for op in dict.fromkeys(r.case.op for r in results):
         rows = [r for r in results if r.case.op == op]
-        fig, ax = plt.subplots(figsize=(7, 5))
-        for (B, D) in sorted({(r.case.B, r.case.D) for r in rows}):
+        groups = [g for g in sorted({(r.case.B, r.case.D) for r in rows})
+                  if len({r.case.N for r in rows if (r.case.B, r.case.D) == g}) >= 2]
+        if not groups:
+            continue
+        cols = min(2, len(groups))
+        fig, axes = plt.subplots((len(groups) + cols - 1) // cols, cols, figsize=(5.5 * cols, 4 * ((len(groups) + cols - 1) // cols)),
+                                 squeeze=False)
+        for ax, (B, D) in zip(axes.flat, groups):
             group = sorted((r for r in rows if (r.case.B, r.case.D) == (B, D)), key=lambda r: r.case.N)
-            if len(group) < 2:
-                continue
-            for name in dict.fromkeys(n for r in group for n in r.times):
+            for name in names:
                 points = [(r.case.N, r.times[name]) for r in group if name in r.times]
-                if len(points) >= 2:
-                    ax.plot(*zip(*points), marker="o", label=f"{name} (B={B}, D={D})")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("points per cloud N (= M)")
-        ax.set_ylabel("median time [s]")
-        ax.set_title(f"{op} on CPU ({psutil.cpu_count()} cores)")
-        ax.grid(True, which="both", alpha=0.3)
-        if ax.lines:
+                if points:
+                    ax.plot(*zip(*points), marker="o", color=colours[name], label=name)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_title(f"B={B}, D={D}")
+            ax.set_xlabel("points per cloud N (= M)")
+            ax.set_ylabel("median time [s]")
+            ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=7)
-            path = os.path.join(folder, f"bench_{op}_cpu.png")
-            fig.savefig(path, dpi=120, bbox_inches="tight")
-            paths.append(path)
+        for ax in list(axes.flat)[len(groups):]:
+            ax.axis("off")
+        fig.suptitle(f"{op} on CPU ({psutil.cpu_count()} cores)")
+        fig.tight_layout()
+        path = os.path.join(folder, f"bench_{op}_cpu.png")
+        fig.savefig(path, dpi=110)
         plt.close(fig)
+        paths.append(path)
     return paths
 
 

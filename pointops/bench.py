@@ -12,6 +12,7 @@ the exact solver is affordable. Writes a markdown table and log-log PNG plots of
 import argparse
 import ctypes
 import datetime
+import importlib.util
 import os
 import platform
 import statistics
@@ -136,11 +137,8 @@ def implementations(case, a, b):
                                            pairwise * 8 * 4)
         if fwd and N <= 4096:
             impls["scipy linear_sum_assignment"] = (lambda a, b: exact_assignment(a_np, b_np), pairwise * 2)
-            try:
-                import ot  # noqa: F401
+            if importlib.util.find_spec("ot") is not None:  # POT, when installed
                 impls["POT ot.emd"] = (lambda a, b: pot_emd(a_np, b_np), pairwise * 3)
-            except ImportError:
-                pass
     return impls
 
 

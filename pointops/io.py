@@ -43,7 +43,7 @@ def _read_ply(path):
     with open(path, "rb") as f:
         if f.readline().strip() != b"ply":
             raise PointFileError("not a PLY file (no 'ply' magic line)")
-        fmt, count, props, in_vertex, before_vertex = None, None, [], False, 0
+        fmt, count, props, in_vertex = None, None, [], False
         for raw in f:
             words = raw.decode("ascii", "replace").split()
             if not words:

@@ -70,6 +70,6 @@ def test_f_score_with_lengths_and_no_hits(rng):
     a, b = rng.random((2, 20, 2)), rng.random((2, 20, 2)) + 10  # far apart: F = 0, not NaN
     f, p, r = [x.numpy() for x in pointops.f_score(a, b, 0.5, a_lengths=[20, 3], b_lengths=[4, 20])]
     assert (f == 0).all() and (p == 0).all() and (r == 0).all()
-    a_len, b_len = np.array([20, 3]), np.array([4, 20])
+    a_len = np.array([20, 3])
     f, p, r = [x.numpy() for x in pointops.f_score(a, a.copy(), 0.5, a_lengths=a_len, b_lengths=a_len)]
     np.testing.assert_array_equal(f, [1.0, 1.0])

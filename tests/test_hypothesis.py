@@ -1,6 +1,5 @@
 """Property-based: drawn shapes, dimensions, lengths, dtypes and duplicate points against numpy."""
 import numpy as np
-import tensorflow as tf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -37,6 +37,31 @@ struct alignas(sizeof(T) * padded_dim(D)) TilePoint {
   T c[padded_dim(D)];
 };
 
+// Compares the thread's queries with the tile's points t0 + [0, count). kFinite: the tile and the
+// queries hold no NaN or inf, so a plain '<' implements nn_better() for later indices; otherwise
+// the NaN-propagating form (a NaN distance wins once and stays).
+template <bool kFinite, typename T, int D>
+__device__ __forceinline__ void scan_tile(const TilePoint<T, D>* tile, int count, int64_t t0,
+                                          const T (&q)[kQueriesPerThread][D], T (&best)[kQueriesPerThread],
+                                          int32_t (&best_i)[kQueriesPerThread]) {
+#pragma unroll 4
+  for (int t = 0; t < count; ++t) {
+    const TilePoint<T, D> r = tile[t];
+#pragma unroll
+    for (int s = 0; s < kQueriesPerThread; ++s) {
+      T diff = q[s][0] - r.c[0];
+      T d = mul_rn(diff, diff);
+#pragma unroll
+      for (int k = 1; k < D; ++k) {
+        diff = q[s][k] - r.c[k];
+        d = add_rn(d, mul_rn(diff, diff));
+      }
+      const bool better = kFinite ? d < best[s] : (best[s] == best[s] && !(d >= best[s]));
+      if (better) best[s] = d, best_i[s] = int32_t(t0 + t);
+    }
+  }
+}
+
 // Both directions in one launch: blockIdx.z = 0 searches a's points in b, 1 the reverse;
 // blockIdx.x = query block * splits + reference range.
 //   a: [B, N, D], b: [B, M, D], lens: [2, B] (a lengths then b lengths) on the device, or
@@ -67,35 +92,30 @@ __global__ void __launch_bounds__(kThreads) nn_forward_kernel(
   __shared__ TilePoint<T, D> tile[kTile];
   T q[kQueriesPerThread][D], best[kQueriesPerThread];
   int32_t best_i[kQueriesPerThread];
+  bool queries_finite = true;
 #pragma unroll
   for (int s = 0; s < kQueriesPerThread; ++s) {
     const int64_t i = block_start + s * kThreads + threadIdx.x;
 #pragma unroll
-    for (int k = 0; k < D; ++k) q[s][k] = i < n ? query[i * D + k] : T(0);
+    for (int k = 0; k < D; ++k) {
+      q[s][k] = i < n ? query[i * D + k] : T(0);
+      queries_finite &= isfinite(q[s][k]);
+    }
     best[s] = T(INFINITY);
     best_i[s] = ref_begin < m ? int32_t(ref_begin) : INT32_MAX;  // an empty range never wins a merge
   }
   for (int64_t t0 = ref_begin; t0 < m; t0 += kTile) {
     const int count = int(min(int64_t(kTile), m - t0));
     __syncthreads();
-    for (int e = threadIdx.x; e < count * D; e += kThreads) tile[e / D].c[e % D] = ref[t0 * D + e];
-    __syncthreads();
-#pragma unroll 4
-    for (int t = 0; t < count; ++t) {
-      const TilePoint<T, D> r = tile[t];
-#pragma unroll
-      for (int s = 0; s < kQueriesPerThread; ++s) {
-        T diff = q[s][0] - r.c[0];
-        T d = mul_rn(diff, diff);
-#pragma unroll
-        for (int k = 1; k < D; ++k) {
-          diff = q[s][k] - r.c[k];
-          d = add_rn(d, mul_rn(diff, diff));
-        }
-        // nn_better() for a candidate with a larger index than the best so far.
-        if (best[s] == best[s] && !(d >= best[s])) best[s] = d, best_i[s] = int32_t(t0 + t);
-      }
+    int non_finite = 0;
+    for (int e = threadIdx.x; e < count * D; e += kThreads) {
+      const T v = ref[t0 * D + e];
+      tile[e / D].c[e % D] = v;
+      non_finite |= !isfinite(v);
     }
+    const bool tile_finite = !__syncthreads_or(non_finite);
+    if (tile_finite && queries_finite) scan_tile<true>(tile, count, t0, q, best, best_i);
+    else scan_tile<false>(tile, count, t0, q, best, best_i);
   }
 #pragma unroll
   for (int s = 0; s < kQueriesPerThread; ++s) {

@@ -26,7 +26,10 @@ def _load():
     if os.environ.get("POINTOPS_BACKEND", "").lower() == "reference":
         return None, "POINTOPS_BACKEND=reference forces the pure-TensorFlow path"
     if not _LIBRARY.exists():
-        return None, f"the compiled op library {_LIBRARY.name} is not installed"
+        where = (f" (this is the source checkout {_HERE}: `pip install .` builds the library into the installed "
+                 "package; run from another folder, or use the `pointops` command)"
+                 if (_HERE.parent / "setup.py").exists() else "")
+        return None, f"the compiled op library {_LIBRARY.name} is not installed{where}"
     built_for = json.loads(_BUILD_INFO.read_text()).get("tensorflow_version", "") if _BUILD_INFO.exists() else ""
     if _minor(built_for) != _minor(tf.__version__):
         return None, (f"the op library was built against TensorFlow {built_for or 'unknown'} "

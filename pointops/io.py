@@ -1,4 +1,5 @@
 """Reading point-cloud files: .npy, .xyz / .pts (whitespace-separated text), .ply (ASCII or binary)."""
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,9 @@ def read_points(path):
         if path.suffix == ".npy":
             points = np.load(path, allow_pickle=False)
         elif path.suffix in (".xyz", ".pts"):
-            points = np.loadtxt(path, ndmin=2, comments="#")
+            with warnings.catch_warnings():  # an empty file is reported below as "no points"
+                warnings.simplefilter("ignore", UserWarning)
+                points = np.loadtxt(path, ndmin=2, comments="#")
         elif path.suffix == ".ply":
             points = _read_ply(path)
         else:

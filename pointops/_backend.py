@@ -78,6 +78,12 @@ def compiled_ops():
     return _ops
 
 
+def loaded_library():
+    """The op library if it loaded (whatever the calling context), for the registered gradients:
+    a gradient of a compiled op must call the compiled gradient op even when it is built elsewhere."""
+    return _ops
+
+
 def build_info():
     return json.loads(_BUILD_INFO.read_text()) if _BUILD_INFO.exists() else {}
 

@@ -39,7 +39,7 @@ def _nn_distance_grad(op, grad_dist_ab, _grad_idx_ab, grad_dist_ba, _grad_idx_ba
     a, b = op.inputs[0], op.inputs[1]
     grad_dist_ab = tf.zeros_like(op.outputs[0]) if grad_dist_ab is None else grad_dist_ab
     grad_dist_ba = tf.zeros_like(op.outputs[2]) if grad_dist_ba is None else grad_dist_ba
-    grad_a, grad_b = _backend.compiled_ops().pointops_nn_distance_grad(
+    grad_a, grad_b = _backend.loaded_library().pointops_nn_distance_grad(
         a, b, op.outputs[1], op.outputs[3], grad_dist_ab, grad_dist_ba)
     return grad_a, grad_b, None, None
 

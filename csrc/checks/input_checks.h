@@ -35,6 +35,13 @@ inline std::string check_point_sets(const char* op, const std::vector<int64_t>& 
   return "";
 }
 
+// An input whose shape is fully determined by the point sets (indices, per-point gradients).
+inline std::string check_shape(const char* op, const char* name, const std::vector<int64_t>& got,
+                               const std::vector<int64_t>& want) {
+  if (got == want) return "";
+  return std::string(op) + ": " + name + " must have shape " + shape_string(want) + ", got " + shape_string(got);
+}
+
 // lengths: [B] int32 with 1 <= lengths[i] <= max_len.
 inline std::string check_lengths(const char* op, const char* name, const int32_t* lengths,
                                  const std::vector<int64_t>& shape, int64_t B, int64_t max_len) {

@@ -71,12 +71,10 @@ py::tuple nn_distance_grad(const py::handle& a_obj, const py::handle& b_obj, con
   auto idx_ba = py::array_t<int32_t, py::array::c_style | py::array::forcecast>::ensure(idx_ba_obj);
   py::array g_ab = py::array::ensure(g_ab_obj, py::array::c_style), g_ba = py::array::ensure(g_ba_obj, py::array::c_style);
   g_ab = g_ab.attr("astype")(a.dtype()), g_ba = g_ba.attr("astype")(a.dtype());
-  const std::pair<const char*, py::array> checks[] = {{"idx_ab", idx_ab}, {"g_ab", g_ab}};
-  for (const auto& [name, x] : checks)
-    if (dims_of(x) != ab) raise_if(std::string("nn_distance_grad: ") + name + " must have shape " + shape_string(ab) + ", got " + shape_string(dims_of(x)));
-  const std::pair<const char*, py::array> checks_ba[] = {{"idx_ba", idx_ba}, {"g_ba", g_ba}};
-  for (const auto& [name, x] : checks_ba)
-    if (dims_of(x) != ba) raise_if(std::string("nn_distance_grad: ") + name + " must have shape " + shape_string(ba) + ", got " + shape_string(dims_of(x)));
+  raise_if(check_shape("nn_distance_grad", "idx_ab", dims_of(idx_ab), ab));
+  raise_if(check_shape("nn_distance_grad", "g_ab", dims_of(g_ab), ab));
+  raise_if(check_shape("nn_distance_grad", "idx_ba", dims_of(idx_ba), ba));
+  raise_if(check_shape("nn_distance_grad", "g_ba", dims_of(g_ba), ba));
   return a.dtype().is(py::dtype::of<float>())
              ? nn_distance_grad_typed<float>(a, b, idx_ab, idx_ba, g_ab, g_ba, threads)
              : nn_distance_grad_typed<double>(a, b, idx_ab, idx_ba, g_ab, g_ba, threads);

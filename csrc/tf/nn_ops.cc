@@ -57,12 +57,8 @@ bool check_grad_inputs(OpKernelContext* ctx) {
   const std::vector<int64_t> ab = {a.dims() == 3 ? a.dim_size(0) : 0, a.dims() == 3 ? a.dim_size(1) : 0};
   const std::vector<int64_t> ba = {b.dims() == 3 ? b.dim_size(0) : 0, b.dims() == 3 ? b.dim_size(1) : 0};
   const char* names[] = {"idx_ab", "idx_ba", "grad_dist_ab", "grad_dist_ba"};
-  for (int k = 0; k < 4 && err.empty(); ++k) {
-    const std::vector<int64_t>& want = k % 2 == 0 ? ab : ba;
-    if (dims_of(ctx->input(2 + k)) != want)
-      err = std::string("PointopsNnDistanceGrad: ") + names[k] + " must have shape " +
-            shape_string(want) + ", got " + shape_string(dims_of(ctx->input(2 + k)));
-  }
+  for (int k = 0; k < 4 && err.empty(); ++k)
+    err = check_shape("PointopsNnDistanceGrad", names[k], dims_of(ctx->input(2 + k)), k % 2 == 0 ? ab : ba);
   if (!err.empty()) ctx->CtxFailure(__FILE__, __LINE__, tensorflow::errors::InvalidArgument(err));
   return err.empty();
 }

@@ -40,11 +40,12 @@ def make_emd(emd_match):
         Gradients flow to a and b with the assignment held constant.
         """
         _chamfer.check_reductions(point_reduction, batch_reduction)
-        assignment, _ = emd_match(a, b, eps=eps, max_iter=max_iter, squared=squared, a_lengths=a_lengths,
-                                  b_lengths=b_lengths)
-        a, b, _, _, dtype = _inputs.prepare("emd", a, b, a_lengths, b_lengths, equal_sizes=True)
+        # Checked and converted once; emd_match receives tensors it passes through unchanged.
+        a, b, a_len, b_len, dtype = _inputs.prepare("emd", a, b, a_lengths, b_lengths, equal_sizes=True)
+        assignment, _ = emd_match(a, b, eps=eps, max_iter=max_iter, squared=squared, a_lengths=a_len,
+                                  b_lengths=b_len)
         cost = matched_cost(a, b, assignment, squared)
-        per_cloud = _chamfer.reduce_points(cost, _chamfer.valid_counts(cost, a_lengths), point_reduction)
+        per_cloud = _chamfer.reduce_points(cost, _chamfer.valid_counts(cost, a_len), point_reduction)
         distance = per_cloud if point_reduction is None else _chamfer.reduce_batch(per_cloud, batch_reduction)
         distance = tf.cast(distance, dtype)
         return (distance, assignment) if return_assignment else distance

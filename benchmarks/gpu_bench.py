@@ -7,7 +7,8 @@ PyTorch but no TensorFlow.
 It builds the TF-free module with CMake, checks the CUDA kernels against the CPU kernels of the
 same module (values, indices, gradients, EMD against scipy's exact assignment when scipy is
 present), then times them with CUDA events on device-resident data against PyTorch baselines
-(cdist-based Chamfer, a plain dense PyTorch auction). Prints a markdown table and writes JSON.
+(cdist-based Chamfer, a plain dense PyTorch auction). Prints each row, writes them as JSON and draws
+the log-log plots of time against N (gpu_plots.py) into --out.
 """
 import argparse
 import importlib.util
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from gpu_plots import plot_rows  # beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 FP_OPS_PER_PAIR = lambda D: 3 * D + 1  # D sub, D mul, D-1 add, 1 compare (+ select) per pair
@@ -304,11 +307,16 @@ def main():
     for r in report:
         print(json.dumps(r), flush=True)
     rows = []
-    bench(C, rng, rows, [(32, 2048, 3), (32, 2048, 2), (32, 8192, 3), (8, 16384, 3), (1, 100000, 3)])
-    bench_emd(C, rows, [(32, 2048, 3), (32, 8192, 3)], not args.skip_torch_auction)
+    # A curve in N for each B (the plots need at least two N per panel), D=2 beside D=3, and 100k points.
+    bench(C, rng, rows, [(B, N, 3) for B in (1, 8, 32) for N in (1024, 2048, 8192, 16384)]
+          + [(32, 2048, 2), (32, 8192, 2), (1, 100000, 3)])
+    bench_emd(C, rows, [(32, N, 3) for N in (1024, 2048, 8192)], not args.skip_torch_auction)
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / "gpu_bench.json").write_text(json.dumps({"device": torch.cuda.get_device_name(0), "checks": report, "rows": rows}, indent=1))
-    print(f"\ndevice: {torch.cuda.get_device_name(0)}")
+    device = torch.cuda.get_device_name(0)
+    (Path(args.out) / "gpu_bench.json").write_text(json.dumps({"device": device, "checks": report, "rows": rows}, indent=1))
+    for path in plot_rows(rows, device, args.out):
+        print(f"wrote {path}")
+    print(f"\ndevice: {device}")
     failed = [r["check"] for r in report if any(v is False for v in r.values())]
     print("checks:", "all passed" if not failed else f"FAILED: {failed}")
 

@@ -30,6 +30,7 @@ os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "1")
 import tensorflow as tf  # noqa: E402
 
 import pointops
+from pointops._scaling_plot import write_scaling_plots
 
 MB = 2**20
 MEMORY_LIMIT = 6 * 2**30  # a baseline whose estimated working set is above this is skipped
@@ -283,45 +284,10 @@ def write_section(path, name, text):
 
 
 def plot(results, folder):
-    """One PNG per op: a log-log panel of time against N for each (B, D), one line per implementation
-    (the same colour for an implementation in every panel)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    names = list(dict.fromkeys(n for r in results for n in r.times))
-    colours = {name: plt.get_cmap("tab10")(k % 10) for k, name in enumerate(names)}
-    paths = []
-    for op in dict.fromkeys(r.case.op for r in results):
-        rows = [r for r in results if r.case.op == op]
-        groups = [g for g in sorted({(r.case.B, r.case.D) for r in rows})
-                  if len({r.case.N for r in rows if (r.case.B, r.case.D) == g}) >= 2]
-        if not groups:
-            continue
-        cols = min(2, len(groups))
-        fig, axes = plt.subplots((len(groups) + cols - 1) // cols, cols, figsize=(5.5 * cols, 4 * ((len(groups) + cols - 1) // cols)),
-                                 squeeze=False)
-        for ax, (B, D) in zip(axes.flat, groups):
-            group = sorted((r for r in rows if (r.case.B, r.case.D) == (B, D)), key=lambda r: r.case.N)
-            for name in names:
-                points = [(r.case.N, r.times[name]) for r in group if name in r.times]
-                if points:
-                    ax.plot(*zip(*points), marker="o", color=colours[name], label=name)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_title(f"B={B}, D={D}")
-            ax.set_xlabel("points per cloud N (= M)")
-            ax.set_ylabel("median time [s]")
-            ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=7)
-        for ax in list(axes.flat)[len(groups):]:
-            ax.axis("off")
-        fig.suptitle(f"{op} on CPU ({psutil.cpu_count()} cores)")
-        fig.tight_layout()
-        path = os.path.join(folder, f"bench_{op}_cpu.png")
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
-    return paths
+    """One log-log PNG per op: time against N, a panel per (B, D), a line per implementation."""
+    rows = [{"op": r.case.op, "B": r.case.B, "N": r.case.N, "D": r.case.D, "implementation": name, "seconds": t}
+            for r in results for name, t in r.times.items()]
+    return write_scaling_plots(rows, folder, f"CPU ({psutil.cpu_count()} cores)", "cpu")
 
 
 def main(argv=None):

@@ -1,7 +1,12 @@
 """The benchmark's pieces on tiny cases: rows, ratios, gaps, the markdown section and the plots."""
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 
 from pointops import bench
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_rows_markdown_and_plots(tmp_path):
@@ -22,3 +27,18 @@ def test_rows_markdown_and_plots(tmp_path):
     assert out.read_text().count("<!-- bench:quick:start -->") == 1
     paths = bench.plot(results, str(tmp_path))
     assert paths and all(open(p, "rb").read(4) == b"\x89PNG" for p in paths)
+
+
+def test_gpu_plots_from_saved_rows(tmp_path):
+    """benchmarks/gpu_plots.py draws gpu_bench's rows without PyTorch or TensorFlow: one PNG per op
+    that has a (B, D) with two N or more, none for an op measured at one N only."""
+    spec = importlib.util.spec_from_file_location("gpu_plots", ROOT / "benchmarks" / "gpu_plots.py")
+    gpu_plots = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_plots)
+    timings = {"fwd_s": 2e-4, "fwd_graph_s": 1e-4, "fwd_bwd_s": 3e-4, "fwd_bwd_graph_s": 2e-4, "floor_s": 8e-5}
+    rows = [{"op": "chamfer", "B": 32, "N": n, "D": 3, **{k: v * n / 1024 for k, v in timings.items()}}
+            for n in (1024, 2048)]
+    rows.append({"op": "emd", "B": 32, "N": 2048, "D": 3, "fwd_s": 0.15})
+    paths = gpu_plots.plot_rows(rows, "a test GPU", tmp_path)
+    assert sorted(Path(p).name for p in paths) == ["bench_chamfer_fwd_bwd_gpu.png", "bench_chamfer_fwd_gpu.png"]
+    assert all(open(p, "rb").read(4) == b"\x89PNG" for p in paths)

@@ -53,3 +53,51 @@ def test_errors():
         _C.nn_distance(a.astype(np.int64), a.astype(np.int64))
     with pytest.raises(ValueError, match="algorithm"):
         _C.nn_distance(a, a, algorithm="magic")
+
+
+class FakeDeviceArray:
+    """Exposes a numpy array as __cuda_array_interface__ (host pointer): only the CUDA doors' argument
+    checks may look at it, and they must raise before any kernel or copy touches the pointer."""
+
+    def __init__(self, array, strides=None):
+        self.array = array
+        self.__cuda_array_interface__ = {"data": (array.ctypes.data, False), "shape": array.shape,
+                                         "typestr": array.dtype.str, "strides": strides, "version": 3}
+
+
+cuda_door = pytest.mark.skipif(not _C.cuda_built, reason="pointops._C was built without CUDA")
+
+
+def device_outputs(B, N, M, dtype):
+    return [FakeDeviceArray(np.zeros(shape, dt)) for shape, dt in
+            (((B, N), dtype), ((B, N), np.int32), ((B, M), dtype), ((B, M), np.int32))]
+
+
+@cuda_door
+def test_cuda_doors_reject_bad_arguments_before_touching_the_device():
+    a32, b64 = FakeDeviceArray(np.zeros((2, 5, 3), np.float32)), FakeDeviceArray(np.zeros((2, 4, 3), np.float64))
+    b32 = FakeDeviceArray(np.zeros((2, 4, 3), np.float32))
+    with pytest.raises(TypeError, match=r"nn_distance_cuda: a and b must both be .* got <f4 and <f8"):
+        _C.nn_distance_cuda(a32, b64, None, None, *device_outputs(2, 5, 4, np.float32))
+    with pytest.raises(TypeError, match="b must be a CUDA device array"):
+        _C.nn_distance_cuda(a32, np.zeros((2, 4, 3), np.float32), None, None, *device_outputs(2, 5, 4, np.float32))
+    wrong = device_outputs(2, 5, 4, np.float32)
+    wrong[2] = FakeDeviceArray(np.zeros((2, 5), np.float32))
+    with pytest.raises(ValueError, match=r"dist_ba must be <f4 with shape \[2, 4\], got <f4 \[2, 5\]"):
+        _C.nn_distance_cuda(a32, b32, None, None, *wrong)
+    with pytest.raises(ValueError, match="a_lengths"):
+        _C.nn_distance_cuda(a32, b32, np.array([5, 6], np.int32), None, *device_outputs(2, 5, 4, np.float32))
+    transposed = FakeDeviceArray(np.zeros((2, 5, 3), np.float32), strides=(60, 4, 20))
+    with pytest.raises(ValueError, match="a must be C-contiguous"):
+        _C.nn_distance_cuda(transposed, b32, None, None, *device_outputs(2, 5, 4, np.float32))
+    idx_ab, idx_ba = FakeDeviceArray(np.zeros((2, 5), np.int32)), FakeDeviceArray(np.zeros((2, 4), np.int32))
+    g_ab, g_ba = FakeDeviceArray(np.zeros((2, 5), np.float64)), FakeDeviceArray(np.zeros((2, 4), np.float64))
+    with pytest.raises(TypeError, match=r"nn_distance_grad_cuda: .* got <f4 and <f8"):
+        _C.nn_distance_grad_cuda(a32, b64, idx_ab, idx_ba, g_ab, g_ba, a32, b64)
+    with pytest.raises(ValueError, match=r"g_ab must be <f4 with shape \[2, 5\]"):
+        _C.nn_distance_grad_cuda(a32, b32, idx_ab, idx_ba, g_ab, g_ba, a32, b32)
+    assignment, gap = FakeDeviceArray(np.zeros((2, 5), np.int32)), FakeDeviceArray(np.zeros(2, np.float32))
+    with pytest.raises(ValueError, match="emd_match_cuda"):  # EMD needs N == M
+        _C.emd_match_cuda(a32, b32, None, assignment, gap)
+    with pytest.raises(TypeError, match=r"emd_match_cuda: .* got <f4 and <f8"):
+        _C.emd_match_cuda(a32, FakeDeviceArray(np.zeros((2, 5, 3), np.float64)), None, assignment, gap)

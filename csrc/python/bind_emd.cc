@@ -57,8 +57,7 @@ int64_t emd_match_cuda_door(const py::handle& a_obj, const py::handle& b_obj, co
                          int64_t max_rounds, uintptr_t stream_handle) {
   const DeviceArray a = device_array(a_obj, "a"), b = device_array(b_obj, "b");
   const auto len = checked_emd_lengths("emd_match_cuda", a.shape, b.shape, lengths);
-  if (a.typestr != b.typestr || (a.typestr != "<f4" && a.typestr != "<f8"))
-    throw py::type_error("emd_match_cuda: a and b must both be float32 or both float64");
+  expect_same_float("emd_match_cuda", a, b);
   const int64_t B = a.shape[0], N = a.shape[1];
   const DeviceArray out = expect_device(assignment, "assignment", "<i4", {B, N});
   const DeviceArray gap_out = expect_device(gap, "gap", a.typestr, {B});

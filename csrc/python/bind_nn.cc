@@ -88,8 +88,7 @@ void nn_distance_cuda_door(const py::handle& a_obj, const py::handle& b_obj, con
                            const py::handle& dist_ba, const py::handle& idx_ba, uintptr_t stream_handle) {
   const DeviceArray a = device_array(a_obj, "a"), b = device_array(b_obj, "b");
   auto [a_len, b_len] = checked_lengths("nn_distance_cuda", a.shape, b.shape, a_lengths, b_lengths, false);
-  if (a.typestr != b.typestr || (a.typestr != "<f4" && a.typestr != "<f8"))
-    throw py::type_error("nn_distance_cuda: a and b must both be float32 or both float64, got " + a.typestr + " and " + b.typestr);
+  expect_same_float("nn_distance_cuda", a, b);
   const int64_t B = a.shape[0], N = a.shape[1], M = b.shape[1];
   const int D = int(a.shape[2]);
   const DeviceArray d_ab = expect_device(dist_ab, "dist_ab", a.typestr, {B, N});
@@ -115,8 +114,7 @@ void nn_distance_grad_cuda_door(const py::handle& a_obj, const py::handle& b_obj
                                 const py::handle& grad_a, const py::handle& grad_b, uintptr_t stream_handle) {
   const DeviceArray a = device_array(a_obj, "a"), b = device_array(b_obj, "b");
   raise_if(check_point_sets("nn_distance_grad_cuda", a.shape, b.shape, false));
-  if (a.typestr != b.typestr || (a.typestr != "<f4" && a.typestr != "<f8"))
-    throw py::type_error("nn_distance_grad_cuda: a and b must both be float32 or both float64");
+  expect_same_float("nn_distance_grad_cuda", a, b);
   const int64_t B = a.shape[0], N = a.shape[1], M = b.shape[1];
   const int D = int(a.shape[2]);
   const DeviceArray i_ab = expect_device(idx_ab, "idx_ab", "<i4", {B, N});

@@ -68,6 +68,13 @@ inline DeviceArray expect_device(const py::handle& obj, const char* name, const 
   return x;
 }
 
+// a and b share a float dtype (float32 or float64), or a TypeError naming the op and both dtypes.
+inline void expect_same_float(const char* op, const DeviceArray& a, const DeviceArray& b) {
+  if (a.typestr != b.typestr || (a.typestr != "<f4" && a.typestr != "<f8"))
+    throw py::type_error(std::string(op) + ": a and b must both be float32 (<f4) or both float64 (<f8), got " +
+                         a.typestr + " and " + b.typestr);
+}
+
 #ifdef POINTOPS_WITH_CUDA
 inline void raise_cuda(const char* op, CudaStatus status) {
   if (status != 0) throw std::runtime_error(std::string(op) + ": CUDA error: " + cuda_status_string(status));

@@ -45,6 +45,19 @@ def test_squared_cost_and_duplicates(rng, squared):
     check_against_exact(a, b, assignment.numpy(), gap.numpy(), squared)
 
 
+@pytest.mark.parametrize("D", [1, 2, 5, 8])
+def test_clustered_clouds_every_dimension(rng, D):
+    """Tight clusters far apart and a cloud spread over a line: the CPU bid search prunes k-d tree
+    subtrees by distance and lowest price, and here most subtrees are priced very differently."""
+    centres = rng.random((4, D)) * 10
+    a = centres[rng.integers(0, 4, (2, 300))] + 1e-3 * rng.standard_normal((2, 300, D))
+    b = np.concatenate([centres[rng.integers(0, 4, (2, 150))] + 1e-3 * rng.standard_normal((2, 150, D)),
+                        np.linspace(0, 10, 150)[None, :, None] * np.ones((2, 1, D))], axis=1)
+    for squared in (False, True):
+        assignment, gap = pointops.emd_match(a, b, squared=squared)
+        check_against_exact(a, b, assignment.numpy(), gap.numpy(), squared)
+
+
 def test_tighter_target(rng):
     a, b = rng.random((2, 300, 3)), rng.random((2, 300, 3))
     assignment, gap = pointops.emd_match(a, b, eps=1e-5)

@@ -1,7 +1,6 @@
 // CPU auction (Gauss-Seidel: one bid at a time, in a fixed order, so it is deterministic).
-// Each bid first looks only at the person's k nearest objects (from the k-d tree); that is
-// exact whenever the second-best candidate value beats the best value any other object could
-// have (-(k-th nearest cost) - min price); otherwise the bid scans all objects.
+// Each bid is an exact search of all objects for the best and second-best value, through the
+// k-d tree over b that keeps the lowest price below each node (emd/price_tree.h).
 #include <algorithm>
 #include <cmath>
 #include <deque>
@@ -11,27 +10,17 @@
 #include "common/dispatch.h"
 #include "emd/auction_schedule.h"
 #include "emd/emd.h"
-#include "nn/kdtree.h"
+#include "emd/price_tree.h"
 
 namespace pointops {
 namespace {
-
-constexpr int kCandidates = 16;
 
 template <typename T, int D>
 class CpuAuction {
  public:
   CpuAuction(const T* a, const T* b, int64_t n, bool squared)
-      : a_(a), b_(b), n_(n), squared_(squared), k_(int(std::min<int64_t>(kCandidates, n))),
-        price_(n, 0.0), pi_(n, 0.0), owner_(n, -1), assigned_(n, -1), cand_(n * k_), cand_cost_(n * k_) {
-    KdTree<T, D> tree;
-    tree.build(b, n);
-    std::vector<T> d2(k_);
-    for (int64_t i = 0; i < n; ++i) {
-      tree.knn(a + i * D, k_, &cand_[i * k_], d2.data());
-      for (int c = 0; c < k_; ++c) cand_cost_[i * k_ + c] = cost(i, cand_[i * k_ + c]);
-    }
-  }
+      : a_(a), b_(b), n_(n), squared_(squared), price_(n, 0.0), pi_(n, 0.0), owner_(n, -1), assigned_(n, -1),
+        tree_(b, n, price_.data(), squared) {}
 
   double cost(int64_t i, int64_t j) const { return double(pair_cost<D>(a_ + i * D, b_ + j * D, squared_)); }
 
@@ -61,13 +50,13 @@ class CpuAuction {
       assigned_[i] = -1;
       unassigned.push_back(int32_t(i));
     }
-    min_price_ = *std::min_element(price_.begin(), price_.end());
     for (int64_t phase_bids = 0; !unassigned.empty(); ++phase_bids, ++bids) {
       if (phase_bids >= max_bids) return false;
       const int32_t i = unassigned.front();
       unassigned.pop_front();
       const Bid bid = best_two(i);
       price_[bid.j] += bid.w1 - bid.w2 + eps;
+      tree_.price_raised(bid.j);
       const int32_t previous = owner_[bid.j];
       if (previous >= 0) {
         assigned_[previous] = -1;
@@ -96,8 +85,7 @@ class CpuAuction {
     double dual = 0, primal = 0;
     for (int64_t j = 0; j < n_; ++j) dual += price_[j];
     for (int64_t i = 0; i < n_; ++i) {
-      double best = -std::numeric_limits<double>::infinity();
-      for (int64_t j = 0; j < n_; ++j) best = std::max(best, -cost(i, j) - price_[j]);
+      const double best = tree_.best_two(a_ + i * D).w1;
       pi_[i] = best;
       dual += best;
       primal += cost(i, assigned_[i]);
@@ -109,34 +97,8 @@ class CpuAuction {
   const std::vector<int32_t>& assignment() const { return assigned_; }
 
  private:
-  struct Bid {
-    int32_t j;
-    double w1, w2;  // best and second-best value (-cost - price)
-  };
-
-  static void consider(int32_t j, double w, Bid& bid) {
-    if (w > bid.w1 || (w == bid.w1 && j < bid.j)) {
-      bid.w2 = bid.w1;
-      bid.w1 = w;
-      bid.j = j;
-    } else {
-      bid.w2 = std::max(bid.w2, w);
-    }
-  }
-
-  Bid best_two(int32_t i) {
-    const double lowest = -std::numeric_limits<double>::infinity();
-    Bid bid{-1, lowest, lowest};
-    for (int c = 0; c < k_; ++c) {
-      const int32_t j = cand_[i * k_ + c];
-      consider(j, -cand_cost_[i * k_ + c] - price_[j], bid);
-    }
-    // Any other object j has cost >= the k-th candidate's and price >= min_price_.
-    const double outside_bound = -cand_cost_[i * k_ + k_ - 1] - min_price_;
-    if (k_ < n_ && bid.w2 < outside_bound) {
-      bid = Bid{-1, lowest, lowest};
-      for (int64_t j = 0; j < n_; ++j) consider(int32_t(j), -cost(i, j) - price_[j], bid);
-    }
+  Bid best_two(int32_t i) const {
+    Bid bid = tree_.best_two(a_ + i * D);
     if (n_ == 1) bid.w2 = bid.w1;  // one object: the bid raises its price by eps
     return bid;
   }
@@ -145,11 +107,9 @@ class CpuAuction {
   const T* b_;
   int64_t n_;
   bool squared_;
-  int k_;
-  double min_price_ = 0;  // a lower bound on every price (prices only rise within a run)
-  std::vector<double> price_, pi_;
-  std::vector<int32_t> owner_, assigned_, cand_;
-  std::vector<double> cand_cost_;
+  std::vector<double> price_, pi_;  // declared before tree_, which keeps a pointer to price_
+  std::vector<int32_t> owner_, assigned_;
+  PriceTree<T, D> tree_;
 };
 
 // Returns the rounds used (bids / n).

@@ -39,13 +39,6 @@ class KdTree {
   // Nearest neighbour of the points of `queries` taken in that tree's order, positions
   // [begin, end): consecutive queries are close in space, so each search starts from the
   // previous answer. Writes dist[id], idx[id] for the query's original index id.
-  // The k nearest points to q (k <= n), nearest first (ties by lower index):
-  // ids[k], squared distances dist[k].
-  void knn(const T* q, int k, int32_t* ids, T* dist) const {
-    int found = 0;
-    search_k(q, 1, 0, n_, k, found, ids, dist);
-  }
-
   void query_tree_order(const KdTree& queries, int64_t begin, int64_t end, T* dist,
                         int32_t* idx) const {
     int32_t best_i = ids_[0];
@@ -58,7 +51,7 @@ class KdTree {
     }
   }
 
- private:
+ protected:  // emd/price_tree.h searches the same tree with prices
   void build_node(int64_t node, int64_t lo, int64_t hi) {
     if (hi - lo <= kLeaf) return;
     T lower[D], upper[D];
@@ -104,35 +97,6 @@ class KdTree {
       search(q, 2 * node + 1, mid, hi, best, best_i);
       if (plane <= best) search(q, 2 * node, lo, mid, best, best_i);
     }
-  }
-
-  // Keeps ids/dist sorted (nearest first) with at most k entries; prunes against the k-th.
-  void search_k(const T* q, int64_t node, int64_t lo, int64_t hi, int k, int& found, int32_t* ids,
-                T* dist) const {
-    if (hi - lo <= kLeaf) {
-      for (int64_t p = lo; p < hi; ++p) {
-        const T d = squared_distance<D>(q, &pts_[p * D]);
-        const int32_t id = ids_[p];
-        int pos = found < k ? found : k;
-        while (pos > 0 && (d < dist[pos - 1] || (d == dist[pos - 1] && id < ids[pos - 1]))) --pos;
-        if (pos >= k) continue;
-        const int last = found < k ? found : k - 1;
-        for (int m = last; m > pos; --m) dist[m] = dist[m - 1], ids[m] = ids[m - 1];
-        dist[pos] = d;
-        ids[pos] = id;
-        if (found < k) ++found;
-      }
-      return;
-    }
-    const int64_t mid = (lo + hi) / 2;
-    const T diff = q[dim_[node]] - split_[node];
-    const T plane = mul_rn(diff, diff);
-    const bool left_first = diff < T(0);
-    search_k(q, left_first ? 2 * node : 2 * node + 1, left_first ? lo : mid, left_first ? mid : hi, k,
-             found, ids, dist);
-    if (found < k || plane <= dist[k - 1])
-      search_k(q, left_first ? 2 * node + 1 : 2 * node, left_first ? mid : lo, left_first ? hi : mid, k,
-               found, ids, dist);
   }
 
   const T* src_ = nullptr;

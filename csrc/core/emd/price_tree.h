@@ -1,0 +1,119 @@
+#pragma once
+// The CPU auction's bid search: the best and second-best value -cost(q, b_j) - price_j over all
+// objects j, found with the k-d tree over b where every node also holds the lowest price below it.
+// A subtree is skipped only when its bound (-(a lower bound of its costs) - its lowest price) is
+// strictly below the second-best value found, so the answer, ties included (best value, then the
+// lower index), is exactly what a scan over all objects returns, at O(log n) typical cost instead
+// of O(n). The cost bound is the squared distance to the splitting planes, computed with the same
+// rounding as squared_distance (see kdtree.h), so it never exceeds a computed cost behind it.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "common/point_math.h"
+#include "nn/kdtree.h"
+
+namespace pointops {
+
+// A bid: the best object j, its value w1 and the second-best value w2 (w = -cost - price).
+struct Bid {
+  int32_t j = -1;
+  double w1 = -std::numeric_limits<double>::infinity(), w2 = -std::numeric_limits<double>::infinity();
+
+  void consider(int32_t object, double w) {
+    if (w > w1 || (w == w1 && object < j)) {
+      w2 = w1;
+      w1 = w;
+      j = object;
+    } else {
+      w2 = std::max(w2, w);
+    }
+  }
+};
+
+template <typename T, int D>
+class PriceTree : public KdTree<T, D> {
+  using Tree = KdTree<T, D>;
+
+ public:
+  // b: [n, D] objects, price: [n]; both kept by pointer. Call price_raised(j) after price[j] rises.
+  PriceTree(const T* b, int64_t n, const double* price, bool squared) : price_(price), squared_(squared) {
+    Tree::build(b, n);
+    min_price_.assign(Tree::split_.size(), 0.0);
+    leaf_lo_.assign(Tree::split_.size(), 0);
+    leaf_hi_.assign(Tree::split_.size(), 0);
+    leaf_of_.assign(n, 0);
+    init(1, 0, n);
+  }
+
+  void price_raised(int32_t j) {
+    int64_t node = leaf_of_[j];
+    double lowest = std::numeric_limits<double>::infinity();
+    for (int64_t k = leaf_lo_[node]; k < leaf_hi_[node]; ++k) lowest = std::min(lowest, price_[Tree::ids_[k]]);
+    while (node >= 1 && lowest != min_price_[node]) {  // a minimum that did not change stops the walk
+      min_price_[node] = lowest;
+      if (node == 1) break;
+      const int64_t sibling = node ^ 1;
+      node /= 2;
+      lowest = std::min(lowest, min_price_[sibling]);
+    }
+  }
+
+  // q: [D], a person's point.
+  Bid best_two(const T* q) const {
+    Bid bid;
+    search_bid(q, 1, 0, Tree::n_, 0.0, bid);
+    return bid;
+  }
+
+ private:
+  double cost_of(T squared_distance) const {
+    return double(squared_ ? squared_distance : std::sqrt(squared_distance));
+  }
+
+  double init(int64_t node, int64_t lo, int64_t hi) {
+    if (hi - lo <= Tree::kLeaf) {
+      leaf_lo_[node] = lo;
+      leaf_hi_[node] = hi;
+      double lowest = std::numeric_limits<double>::infinity();
+      for (int64_t k = lo; k < hi; ++k) {
+        leaf_of_[Tree::ids_[k]] = node;
+        lowest = std::min(lowest, price_[Tree::ids_[k]]);
+      }
+      return min_price_[node] = lowest;
+    }
+    const int64_t mid = (lo + hi) / 2;
+    return min_price_[node] = std::min(init(2 * node, lo, mid), init(2 * node + 1, mid, hi));
+  }
+
+  // cost_bound: a lower bound of the computed cost of every object below node.
+  void search_bid(const T* q, int64_t node, int64_t lo, int64_t hi, double cost_bound, Bid& bid) const {
+    if (-cost_bound - min_price_[node] < bid.w2) return;
+    if (hi - lo <= Tree::kLeaf) {
+      for (int64_t k = lo; k < hi; ++k) {
+        const int32_t j = Tree::ids_[k];
+        bid.consider(j, -double(pair_cost<D>(q, &Tree::pts_[k * D], squared_)) - price_[j]);
+      }
+      return;
+    }
+    const int64_t mid = (lo + hi) / 2;
+    const T diff = q[Tree::dim_[node]] - Tree::split_[node];
+    const double far_bound = std::max(cost_bound, cost_of(mul_rn(diff, diff)));
+    if (diff < T(0)) {
+      search_bid(q, 2 * node, lo, mid, cost_bound, bid);
+      search_bid(q, 2 * node + 1, mid, hi, far_bound, bid);
+    } else {
+      search_bid(q, 2 * node + 1, mid, hi, cost_bound, bid);
+      search_bid(q, 2 * node, lo, mid, far_bound, bid);
+    }
+  }
+
+  const double* price_;
+  bool squared_;
+  std::vector<double> min_price_;  // heap-indexed: the lowest price below each node
+  std::vector<int64_t> leaf_lo_, leaf_hi_;  // heap-indexed, leaves only: the leaf's tree positions
+  std::vector<int64_t> leaf_of_;   // object -> its leaf's heap index
+};
+
+}  // namespace pointops

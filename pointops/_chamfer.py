@@ -2,6 +2,8 @@
 reductions live here once, so both paths share them."""
 import tensorflow as tf
 
+from pointops import _inputs
+
 _POINT_REDUCTIONS = ("mean", "sum", None)
 _BATCH_REDUCTIONS = ("mean", "sum", None)
 _DIRECTIONS = ("bi", "a_to_b", "b_to_a")
@@ -16,8 +18,7 @@ def safe_sqrt(x):
 def valid_counts(per_point, lengths):
     """Number of valid points per cloud, [B], in the dtype of per_point [B, N]."""
     if lengths is None:
-        shape = tf.shape(per_point)
-        return tf.cast(tf.fill(shape[:1], shape[1]), per_point.dtype)
+        return _inputs.full_lengths(per_point, per_point.dtype)
     return tf.cast(lengths, per_point.dtype)
 
 

@@ -58,10 +58,20 @@ def prepare(op, a, b, a_lengths=None, b_lengths=None, equal_sizes=False):
     return a, b, a_lengths, b_lengths, result_dtype
 
 
-def _lengths(op, name, lengths, points):
+def full_lengths(points, dtype=tf.int32):
+    """[B] filled with N, the lengths of unpadded points [B, N, ...], in dtype. A constant when the
+    shape is static: in eager code that is one small tensor instead of four ops (tf.shape, two
+    slices, tf.fill), which cost more than the kernel itself on small clouds."""
+    batch, size = points.shape[0], points.shape[1]
+    if batch is not None and size is not None:
+        return tf.constant([size] * batch, dtype)
     shape = tf.shape(points)
+    return tf.cast(tf.fill(shape[:1], shape[1]), dtype)
+
+
+def _lengths(op, name, lengths, points):
     if lengths is None:
-        return tf.fill(shape[:1], shape[1])
+        return full_lengths(points)
     lengths = tf.convert_to_tensor(lengths)
     if not lengths.dtype.is_integer:
         raise TypeError(f"{op}: {name} must be integers, got {lengths.dtype.name}")

@@ -55,6 +55,22 @@ def test_errors():
         _C.nn_distance(a, a, algorithm="magic")
 
 
+def test_threads_do_not_change_results(rng):
+    """Big enough for the module's pool to start a second thread (small calls stay on the caller's):
+    the same bits as one thread, for every CPU entry point."""
+    a, b = rng.standard_normal((8, 5000, 3)), rng.standard_normal((8, 4500, 3))
+    for algorithm in ("brute", "tree"):
+        one = _C.nn_distance(a, b, algorithm=algorithm, threads=1)
+        two = _C.nn_distance(a, b, algorithm=algorithm, threads=2)
+        assert all(x.tobytes() == y.tobytes() for x, y in zip(one, two))
+    g_ab, g_ba = rng.standard_normal((8, 5000)), rng.standard_normal((8, 4500))
+    grads = [_C.nn_distance_grad(a, b, one[1], one[3], g_ab, g_ba, threads=t) for t in (1, 2)]
+    assert all(x.tobytes() == y.tobytes() for x, y in zip(*grads))
+    a, b = rng.random((4, 600, 3)), rng.random((4, 600, 3))
+    emd = [_C.emd_match(a, b, threads=t) for t in (1, 2)]
+    assert emd[0][0].tobytes() == emd[1][0].tobytes() and emd[0][1].tobytes() == emd[1][1].tobytes()
+
+
 class FakeDeviceArray:
     """Exposes a numpy array as __cuda_array_interface__ (host pointer): only the CUDA doors' argument
     checks may look at it, and they must raise before any kernel or copy touches the pointer."""

@@ -1,6 +1,7 @@
 #pragma once
 // The pybind11 module's ParallelFor: std::threads taking chunks from a shared counter,
-// so that uneven work (k-d tree queries) still spreads over every core.
+// so that uneven work (k-d tree queries) still spreads over every core; started per call, so only
+// for calls big enough to pay for them.
 #include <algorithm>
 #include <atomic>
 #include <thread>
@@ -12,8 +13,12 @@ namespace pointops {
 
 inline ParallelFor thread_pool_parallel_for(int threads) {
   if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  return [threads](int64_t total, int64_t /*cost_per_unit*/, const RangeFn& fn) {
-    const int workers = int(std::min<int64_t>(threads, total));
+  return [threads](int64_t total, int64_t cost_per_unit, const RangeFn& fn) {
+    // Starting a thread costs tens of microseconds: each one must get at least this many cycles
+    // of work, so small calls run on the caller's thread alone.
+    constexpr int64_t kMinCyclesPerThread = int64_t(1) << 22;
+    const int64_t by_cost = std::max<int64_t>(1, total * std::max<int64_t>(cost_per_unit, 1) / kMinCyclesPerThread);
+    const int workers = int(std::min<int64_t>({int64_t(threads), total, by_cost}));
     if (workers <= 1) {
       if (total > 0) fn(0, total);
       return;

@@ -59,6 +59,8 @@ def make_chamfer_distance(nn_distance):
             raise ValueError(f"direction must be one of {_DIRECTIONS}, got {direction!r}")
         check_reductions(point_reduction, batch_reduction)
         dist_ab, _, dist_ba, _ = nn_distance(a, b, a_lengths, b_lengths)
+        dtype = dist_ab.dtype
+        dist_ab, dist_ba = _inputs.widen(dist_ab), _inputs.widen(dist_ba)
         if not squared:
             dist_ab, dist_ba = safe_sqrt(dist_ab), safe_sqrt(dist_ba)
         sides = []
@@ -67,8 +69,9 @@ def make_chamfer_distance(nn_distance):
         if direction in ("bi", "b_to_a"):
             sides.append(reduce_points(dist_ba, valid_counts(dist_ba, b_lengths), point_reduction))
         if point_reduction is None:
+            sides = [tf.cast(side, dtype) for side in sides]
             return tuple(sides) if len(sides) == 2 else sides[0]
-        return reduce_batch(tf.add_n(sides), batch_reduction)
+        return tf.cast(reduce_batch(tf.add_n(sides), batch_reduction), dtype)
 
     chamfer_distance.__qualname__ = chamfer_distance.__name__
     return chamfer_distance

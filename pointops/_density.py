@@ -1,7 +1,7 @@
 """Density-aware Chamfer distance and F-score from any nn_distance (compiled or reference)."""
 import tensorflow as tf
 
-from pointops import _chamfer
+from pointops import _chamfer, _inputs
 
 
 def neighbour_counts(idx, n_targets):
@@ -37,12 +37,14 @@ def make_density_aware_chamfer(nn_distance):
         if batch_reduction not in ("mean", "sum", None):
             raise ValueError(f"batch_reduction must be 'mean', 'sum' or None, got {batch_reduction!r}")
         dist_ab, idx_ab, dist_ba, idx_ba = nn_distance(a, b, a_lengths, b_lengths)
+        dtype = dist_ab.dtype
+        dist_ab, dist_ba = _inputs.widen(dist_ab), _inputs.widen(dist_ba)
         n_a = _chamfer.valid_counts(dist_ab, a_lengths)
         n_b = _chamfer.valid_counts(dist_ba, b_lengths)
         alpha = tf.cast(alpha, dist_ab.dtype)
         side_a = _dcd_side(dist_ab, idx_ab, tf.shape(dist_ba)[1], n_a, n_a / n_b, alpha, n_lambda)
         side_b = _dcd_side(dist_ba, idx_ba, tf.shape(dist_ab)[1], n_b, n_b / n_a, alpha, n_lambda)
-        return _chamfer.reduce_batch((side_a + side_b) / 2, batch_reduction)
+        return tf.cast(_chamfer.reduce_batch((side_a + side_b) / 2, batch_reduction), dtype)
 
     density_aware_chamfer.__qualname__ = density_aware_chamfer.__name__
     return density_aware_chamfer
@@ -55,6 +57,8 @@ def make_f_score(nn_distance):
         points within threshold of a, F = 2PR / (P + R) (0 when both are 0). Returns
         (f_score, precision, recall), each [B]."""
         dist_ab, idx_ab, dist_ba, idx_ba = nn_distance(a, b, a_lengths, b_lengths)
+        dtype = dist_ab.dtype
+        dist_ab, dist_ba = _inputs.widen(dist_ab), _inputs.widen(dist_ba)
         t2 = tf.cast(threshold, dist_ab.dtype) ** 2  # compare squared distances: no sqrt needed
 
         def share(dist, idx, lengths):
@@ -64,7 +68,7 @@ def make_f_score(nn_distance):
         precision, recall = share(dist_ab, idx_ab, a_lengths), share(dist_ba, idx_ba, b_lengths)
         total = precision + recall
         f = tf.where(total > 0, 2 * precision * recall / tf.where(total > 0, total, 1), tf.zeros_like(total))
-        return f, precision, recall
+        return tf.cast(f, dtype), tf.cast(precision, dtype), tf.cast(recall, dtype)
 
     f_score.__qualname__ = f_score.__name__
     return f_score

@@ -58,6 +58,12 @@ def prepare(op, a, b, a_lengths=None, b_lengths=None, equal_sizes=False):
     return a, b, a_lengths, b_lengths, result_dtype
 
 
+def widen(x):
+    """x in the dtype its sums and counts need: float32 for float16/bfloat16 (whose largest value,
+    65504 for float16, is below the point counts users have), else unchanged."""
+    return tf.cast(x, _COMPUTE_DTYPE[x.dtype])
+
+
 def full_lengths(points, dtype=tf.int32):
     """[B] filled with N, the lengths of unpadded points [B, N, ...], in dtype. A constant when the
     shape is static: in eager code that is one small tensor instead of four ops (tf.shape, two

@@ -147,3 +147,22 @@ def test_non_finite_input_gives_nan_chamfer():
     a[0, 2, 0] = np.nan
     for squared in (True, False):
         assert np.isnan(pointops.chamfer_distance(a, a + 1, squared=squared).numpy())
+
+
+@pytest.mark.parametrize("dtype", [tf.float16, tf.bfloat16])
+def test_half_inputs_with_more_points_than_float16_can_count(rng, dtype):
+    """70,000 points: a float16 count is inf (the largest float16 is 65504), so means, the F-score's
+    shares and DCD's N/M must be taken in float32; the oracle is numpy in float64 on the same rounded
+    inputs and the kernel's distances."""
+    a_t = tf.cast(rng.random((1, 70_000, 3)), dtype)
+    b_t = tf.cast(rng.random((1, 60_000, 3)), dtype)
+    dist_ab, idx_ab, dist_ba, _ = [tf.cast(x, tf.float64).numpy() for x in pointops.nn_distance(a_t, b_t)]
+    tol = 1e-2 if dtype == tf.bfloat16 else 2e-3
+    chamfer = pointops.chamfer_distance(a_t, b_t)
+    assert chamfer.dtype == dtype
+    np.testing.assert_allclose(float(tf.cast(chamfer, tf.float64)), dist_ab.mean() + dist_ba.mean(), rtol=tol)
+    f, precision, recall = pointops.f_score(a_t, b_t, threshold=0.01)
+    np.testing.assert_allclose(float(tf.cast(precision[0], tf.float64)), (dist_ab < 1e-4).mean(), rtol=tol, atol=2e-3)
+    np.testing.assert_allclose(float(tf.cast(recall[0], tf.float64)), (dist_ba < 1e-4).mean(), rtol=tol, atol=2e-3)
+    dcd = float(tf.cast(pointops.density_aware_chamfer(a_t, b_t, alpha=50.0), tf.float64))
+    assert 0.0 < dcd < 1.0

@@ -55,15 +55,21 @@ POINTOPS_HD T squared_distance(const T* p, const T* q, int64_t q_stride = 1) {
   return acc;
 }
 
-// The EMD ground cost: Euclidean distance, or its square when `squared`.
-template <int D, typename T>
-POINTOPS_HD T pair_cost(const T* p, const T* q, bool squared) {
-  const T d2 = squared_distance<D>(p, q);
+// The EMD ground cost from a squared distance: itself when `squared`, else its square root.
+// Monotone in d2, so a lower bound of d2 maps to a lower bound of the cost (emd/price_tree.h).
+template <typename T>
+POINTOPS_HD T cost_from_squared(T d2, bool squared) {
 #if defined(__CUDA_ARCH__)
   return squared ? d2 : sqrt(d2);
 #else
   return squared ? d2 : std::sqrt(d2);
 #endif
+}
+
+// The EMD ground cost: Euclidean distance, or its square when `squared`.
+template <int D, typename T>
+POINTOPS_HD T pair_cost(const T* p, const T* q, bool squared) {
+  return cost_from_squared(squared_distance<D>(p, q), squared);
 }
 
 // The order in which nearest-neighbour candidates win: a NaN distance beats everything

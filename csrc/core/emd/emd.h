@@ -35,8 +35,9 @@ void emd_match_cpu(const T* a, const T* b, int64_t B, int64_t N, int D, const in
                    const EmdOptions& options, int32_t* assignment, T* gap, const ParallelFor& pfor);
 
 // CUDA: a, b, assignment, gap on the device, len on the host; `workspace` is device memory of
-// emd_match_cuda_workspace_bytes(B, N) bytes. Synchronises `stream` a few times per epsilon
-// phase (to read the per-cloud progress counters), never once per bidding round.
+// emd_match_cuda_workspace_bytes(B, N) bytes. One block per cloud runs the whole auction: no host
+// round trip per phase or bidding round. The call waits for `stream` only when
+// options.rounds_used is set (to read the counts), or in the lengths' pageable copy (padded batches).
 size_t emd_match_cuda_workspace_bytes(int64_t B, int64_t N);
 template <typename T>
 CudaStatus emd_match_cuda(const T* a, const T* b, int64_t B, int64_t N, int D, const int32_t* len_host,

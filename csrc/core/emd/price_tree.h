@@ -7,7 +7,6 @@
 // of O(n). The cost bound is the squared distance to the splitting planes, computed with the same
 // rounding as squared_distance (see kdtree.h), so it never exceeds a computed cost behind it.
 #include <algorithm>
-#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -68,10 +67,6 @@ class PriceTree : public KdTree<T, D> {
   }
 
  private:
-  double cost_of(T squared_distance) const {
-    return double(squared_ ? squared_distance : std::sqrt(squared_distance));
-  }
-
   double init(int64_t node, int64_t lo, int64_t hi) {
     if (hi - lo <= Tree::kLeaf) {
       leaf_lo_[node] = lo;
@@ -99,7 +94,7 @@ class PriceTree : public KdTree<T, D> {
     }
     const int64_t mid = (lo + hi) / 2;
     const T diff = q[Tree::dim_[node]] - Tree::split_[node];
-    const double far_bound = std::max(cost_bound, cost_of(mul_rn(diff, diff)));
+    const double far_bound = std::max(cost_bound, double(cost_from_squared(mul_rn(diff, diff), squared_)));
     if (diff < T(0)) {
       search_bid(q, 2 * node, lo, mid, cost_bound, bid);
       search_bid(q, 2 * node + 1, mid, hi, far_bound, bid);

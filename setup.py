@@ -2,7 +2,7 @@
 importable at build time; its flags come from tf.sysconfig) and the pybind11 module pointops._C.
 
 Environment: POINTOPS_CUDA=auto|0|1, POINTOPS_CUDA_ARCHS (CMake CUDA architectures),
-POINTOPS_NATIVE=1|0 (-march=native for the CPU kernels), POINTOPS_BUILD_JOBS.
+POINTOPS_NATIVE=0|1 (1: the CPU kernels for this machine only, -march=native), POINTOPS_BUILD_JOBS.
 """
 import os
 import subprocess
@@ -13,14 +13,14 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "build_tools"))
+from tensorflow_env import target_tensorflow, build_tensorflow  # noqa: E402
+
+
 def tensorflow_flags():
-    """(cflags, lflags, version) from tf.sysconfig, or None when TensorFlow is not importable."""
-    try:
-        import tensorflow as tf
-    except ImportError:
-        return None
-    return (" ".join(tf.sysconfig.get_compile_flags()), " ".join(tf.sysconfig.get_link_flags()),
-            tf.__version__)
+    """(cflags, lflags, version) of the TensorFlow to build against: the installed one of the target
+    environment, else the build's own, else None (pointops._C only)."""
+    return target_tensorflow() or build_tensorflow()
 
 
 class CMakeExtension(Extension):
@@ -41,14 +41,14 @@ class CMakeBuild(build_ext):
             f"-DPython_EXECUTABLE={sys.executable}",
             f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
             f"-DPOINTOPS_CUDA={os.environ.get('POINTOPS_CUDA', 'auto')}",
-            f"-DPOINTOPS_NATIVE={'OFF' if os.environ.get('POINTOPS_NATIVE') == '0' else 'ON'}",
+            f"-DPOINTOPS_NATIVE={'ON' if os.environ.get('POINTOPS_NATIVE') == '1' else 'OFF'}",
             "-DCMAKE_BUILD_TYPE=Release",
         ]
         if os.environ.get("POINTOPS_CUDA_ARCHS"):
             args.append(f"-DPOINTOPS_CUDA_ARCHS={os.environ['POINTOPS_CUDA_ARCHS']}")
         tf_flags = tensorflow_flags()
         if tf_flags is None:
-            print("pointops: TensorFlow is not importable at build time; building pointops._C only",
+            print("pointops: no TensorFlow 2.16-2.21 at build time; building pointops._C only",
                   file=sys.stderr)
         else:
             cflags, lflags, version = tf_flags

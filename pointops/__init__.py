@@ -4,11 +4,30 @@ Compiled CPU and CUDA kernels for the nearest-neighbour Chamfer distance and an 
 Earth Mover's Distance, with a pure-TensorFlow reference path (pointops.reference) that is used
 when the compiled library is missing. See pointops.backend_info().
 """
-from pointops import reference
-from pointops._backend import backend_info
-from pointops.emd import emd, emd_match
-from pointops.nn import chamfer_distance, density_aware_chamfer, f_score, nn_distance
+from pointops._cli_log import quiet_tensorflow_for_the_command
+
+quiet_tensorflow_for_the_command()  # before TensorFlow is first imported
+
+from pointops import reference  # noqa: E402
+from pointops._backend import backend_info  # noqa: E402
+from pointops.emd import emd, emd_match  # noqa: E402
+from pointops.nn import chamfer_distance, density_aware_chamfer, f_score, nn_distance  # noqa: E402
 
 __all__ = ["backend_info", "chamfer_distance", "density_aware_chamfer", "emd", "emd_match", "f_score", "nn_distance",
            "reference"]
 __version__ = "0.1.0"
+
+# Submodules that `import pointops` does not load, imported on first use (pointops.keras.ChamferLoss
+# works after a plain `import pointops`, and costs nothing when unused).
+_LAZY_SUBMODULES = ("keras", "io", "evaluate", "bench")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+        return importlib.import_module(f"pointops.{name}")
+    raise AttributeError(f"module 'pointops' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY_SUBMODULES))

@@ -18,12 +18,14 @@ def info(_argv):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    argv = [arg for arg in argv if arg != "--verbose"]  # read by pointops._cli_log at import
     commands = {"info": info,
                 "bench": lambda rest: __import__("pointops.bench", fromlist=["main"]).main(rest),
                 "eval": lambda rest: __import__("pointops.evaluate", fromlist=["main"]).main(rest)}
     parser = argparse.ArgumentParser(prog="python -m pointops", description="pointops command line")
     parser.add_argument("command", choices=sorted(commands), help="info: backend and versions; bench: benchmark; "
                         "eval: distances between point-cloud files")
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's C++ log (hidden by default)")
     args, rest = parser.parse_known_args(argv)
     return commands[args.command](rest)
 

@@ -4,7 +4,11 @@ The compiled TensorFlow op library (CPU and, when built with CUDA, GPU kernels) 
 exists, was built against this TensorFlow's minor version, and loads. Otherwise pointops warns once
 and every function runs its pure-TensorFlow twin from pointops.reference.
 POINTOPS_BACKEND=reference forces the pure-TensorFlow path.
+
+The compiled CPU kernels exist once per instruction-set level (baseline, avx, avx2, avx512); the
+library runs the best one this processor supports, and POINTOPS_CPU_LEVEL=<level> caps it.
 """
+import contextlib
 import json
 import os
 import warnings
@@ -40,10 +44,66 @@ def _load():
         return None, f"the op library failed to load: {err}"
 
 
+CPU_LEVELS = ("baseline", "avx", "avx2", "avx512", "native")
+_cpu_cap = os.environ.get("POINTOPS_CPU_LEVEL")
+if _cpu_cap is not None and _cpu_cap not in CPU_LEVELS:
+    warnings.warn(f"pointops: POINTOPS_CPU_LEVEL={_cpu_cap!r} is not a CPU level ({', '.join(CPU_LEVELS)}); "
+                  "it is ignored", RuntimeWarning, stacklevel=2)
+
+
+def cpu_levels():
+    """(level in use, every level this build has that this CPU runs) of the compiled CPU kernels, from
+    pointops._C (the op library chooses the same way), or (None, []) where it is not built."""
+    try:
+        from pointops import _C
+    except ImportError:
+        return None, []
+    return _C.cpu_level(), list(_C.cpu_levels())
+
+
 _ops, _reason = _load()
 if _ops is None and not os.environ.get("POINTOPS_BACKEND"):
     warnings.warn(f"pointops: using the pure-TensorFlow reference path: {_reason}", RuntimeWarning,
                   stacklevel=2)
+
+
+def cuda_driver_problem(built_cuda_version, driver_version):
+    """Why the CUDA kernels cannot run with this driver, or None. built_cuda_version: the toolkit
+    the library was built with ("13.0.88"); driver_version: cudaDriverGetVersion's number (13000
+    for CUDA 13.0; 0 when no driver is installed, where there is no GPU to protect). The static
+    CUDA runtime of major version X needs a driver for CUDA X.0 or newer."""
+    if not built_cuda_version or driver_version <= 0:
+        return None
+    major = int(built_cuda_version.split(".")[0])
+    if driver_version >= major * 1000:
+        return None
+    driver = {12: "R525", 13: "R580"}.get(major, f"one for CUDA {major}.0")
+    return (f"the CUDA kernels were built with CUDA {built_cuda_version}, which needs an NVIDIA driver for CUDA "
+            f"{major}.0 or newer ({driver} or later), but this driver supports CUDA "
+            f"{driver_version // 1000}.{driver_version % 1000 // 10}")
+
+
+def _check_cuda_driver():
+    """The reason the GPU kernels must not run (warned once, here), or None."""
+    info = build_info()
+    if _ops is None or info.get("cuda") != "ON":
+        return None
+    try:
+        from pointops import _C
+        driver = _C.cuda_driver_version()
+    except (ImportError, AttributeError):
+        return None
+    problem = cuda_driver_problem(info.get("cuda_version"), driver)
+    if problem and tf.config.list_physical_devices("GPU"):
+        warnings.warn(f"pointops: {problem}; pointops runs its CPU kernels instead (update the driver, or "
+                      "build pointops with the CUDA toolkit your driver supports)", RuntimeWarning, stacklevel=2)
+    return problem
+
+
+def kernel_device():
+    """Where the compiled ops must run: the CPU when the driver is too old for the CUDA kernels
+    (tf.device('/CPU:0')), else wherever TensorFlow places them."""
+    return tf.device("/CPU:0") if _cuda_problem else contextlib.nullcontext()
 
 
 _warned_xla = False
@@ -95,7 +155,7 @@ def backend_info():
     cuda_built = info.get("cuda", "OFF") == "ON"
     if _ops is None:
         active = "reference (pure TensorFlow)"
-    elif gpus and cuda_built:
+    elif gpus and cuda_built and _cuda_problem is None:
         active = "compiled (CPU and CUDA kernels)"
     else:
         active = "compiled (CPU kernels)"
@@ -104,7 +164,15 @@ def backend_info():
         "reason": _reason,
         "tensorflow": tf.__version__,
         "built_against_tensorflow": info.get("tensorflow_version"),
+        "cpu_level": cpu_levels()[0],
+        "cpu_levels_supported": cpu_levels()[1],
         "cuda_kernels_built": cuda_built,
+        "cuda_built_with": info.get("cuda_version") if cuda_built else None,
+        "cuda_kernels_usable": cuda_built and _cuda_problem is None,
+        "cuda_problem": _cuda_problem,
         "cuda_archs": info.get("cuda_archs") if cuda_built else None,
         "visible_gpus": [g.name for g in gpus],
     }
+
+
+_cuda_problem = _check_cuda_driver()

@@ -14,7 +14,8 @@ def emd_match(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b
     gap, on how far the assignment's mean cost is above the optimal mean cost. The auction stops
     once gap_bound <= eps * mean cost (eps default 1e-3), or after max_iter bidding rounds (the
     assignment is then completed greedily and its larger gap reported). A cloud with a NaN or
-    infinite coordinate gets the identity assignment and a NaN gap.
+    infinite coordinate gets the identity assignment and a NaN gap. Clouds whose squared distances
+    overflow the float type (coordinates near 1e19 in float32) raise InvalidArgumentError.
     """
     ops = _backend.compiled_ops()
     if ops is None:
@@ -22,8 +23,10 @@ def emd_match(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b
                                    b_lengths=b_lengths)
     eps, max_iter = _emd.check_emd_options(eps, max_iter)
     a, b, a_len, b_len, dtype = _inputs.prepare("emd", a, b, a_lengths, b_lengths, equal_sizes=True)
-    assignment, gap = ops.pointops_emd_match(a, b, a_len, b_len, squared=squared, rel_tol=eps, max_rounds=max_iter)
-    return assignment, tf.cast(gap, dtype)
+    with _backend.kernel_device():
+        assignment, gap = ops.pointops_emd_match(a, b, a_len, b_len, squared=squared, rel_tol=eps,
+                                                 max_rounds=max_iter)
+    return assignment, tf.cast(_emd.check_cost_range(gap, a.dtype), dtype)
 
 
 emd = _emd.make_emd(emd_match)

@@ -12,6 +12,7 @@ import json
 import sys
 
 import numpy as np
+import tensorflow as tf
 
 import pointops
 from pointops.io import PointFileError, pair_files, read_points
@@ -51,7 +52,10 @@ def main(argv=None):
         if pred.shape[1] != gt.shape[1]:
             skipped[name] = f"dimensions differ: {pred_path} has D={pred.shape[1]}, {gt_path} has D={gt.shape[1]}"
             continue
-        rows[name] = distances(pred, gt, args.threshold)
+        try:
+            rows[name] = distances(pred, gt, args.threshold)
+        except (tf.errors.OpError, ValueError) as err:  # e.g. coordinates whose squared distances overflow
+            skipped[name] = f"not evaluated: {getattr(err, 'message', err)}"
 
     means = {c: (float(np.mean([r[c] for r in rows.values() if r[c] is not None]))
                  if any(r[c] is not None for r in rows.values()) else None) for c in COLUMNS}

@@ -32,7 +32,10 @@ def read_points(path):
         raise PointFileError(f"{path}: {err}") from None
     except Exception as err:  # unreadable: report the reader's reason
         raise PointFileError(f"{path}: unreadable: {err}") from None
-    points = np.asarray(points, dtype=np.float64)
+    points = np.asarray(points)
+    if points.dtype.kind not in "iuf":  # strings, structured records, complex, bool, objects
+        raise PointFileError(f"{path}: expected real numbers, got dtype {points.dtype}")
+    points = points.astype(np.float64)
     if points.ndim != 2 or not 1 <= points.shape[1] <= 8:
         raise PointFileError(f"{path}: expected a [N, D] array with 1 <= D <= 8 columns, got shape {list(points.shape)}")
     if points.shape[0] == 0:

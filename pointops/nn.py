@@ -24,8 +24,9 @@ def nn_distance(a, b, a_lengths=None, b_lengths=None, *, algorithm="auto"):
     if algorithm not in _ALGORITHMS:
         raise ValueError(f"algorithm must be one of {tuple(_ALGORITHMS)}, got {algorithm!r}")
     a, b, a_len, b_len, dtype = _inputs.prepare("nn_distance", a, b, a_lengths, b_lengths)
-    dist_ab, idx_ab, dist_ba, idx_ba = ops.pointops_nn_distance(
-        a, b, a_len, b_len, algorithm=_ALGORITHMS[algorithm])
+    with _backend.kernel_device():
+        dist_ab, idx_ab, dist_ba, idx_ba = ops.pointops_nn_distance(
+            a, b, a_len, b_len, algorithm=_ALGORITHMS[algorithm])
     return tf.cast(dist_ab, dtype), idx_ab, tf.cast(dist_ba, dtype), idx_ba
 
 
@@ -39,8 +40,9 @@ def _nn_distance_grad(op, grad_dist_ab, _grad_idx_ab, grad_dist_ba, _grad_idx_ba
     a, b = op.inputs[0], op.inputs[1]
     grad_dist_ab = tf.zeros_like(op.outputs[0]) if grad_dist_ab is None else grad_dist_ab
     grad_dist_ba = tf.zeros_like(op.outputs[2]) if grad_dist_ba is None else grad_dist_ba
-    grad_a, grad_b = _backend.loaded_library().pointops_nn_distance_grad(
-        a, b, op.outputs[1], op.outputs[3], grad_dist_ab, grad_dist_ba)
+    with _backend.kernel_device():
+        grad_a, grad_b = _backend.loaded_library().pointops_nn_distance_grad(
+            a, b, op.outputs[1], op.outputs[3], grad_dist_ab, grad_dist_ba)
     return grad_a, grad_b, None, None
 
 

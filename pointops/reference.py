@@ -24,6 +24,8 @@ def _nearest_one(args):
 
 def _nearest(query, ref, query_len, ref_len):
     query, ref = tf.stop_gradient(query), tf.stop_gradient(ref)
+    if query.shape[0] == 0:  # map_fn cannot stack zero [None]-shaped results
+        return tf.zeros(tf.shape(query)[:2], tf.int32)
     return tf.map_fn(_nearest_one, (query, ref, query_len, ref_len),
                      fn_output_signature=tf.TensorSpec([None], tf.int32))
 
@@ -59,7 +61,8 @@ def emd_match(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b
     rel_tol, max_rounds = _emd.check_emd_options(eps, max_iter)
     a, b, a_len, b_len, dtype = _inputs.prepare("emd", a, b, a_lengths, b_lengths, equal_sizes=True)
     checks = (_inputs.assert_lengths("emd", a, a_len, "a_lengths") + _inputs.assert_lengths("emd", b, b_len, "b_lengths")
-              + [tf.debugging.assert_equal(a_len, b_len, message="emd: EMD here needs equal sizes (a_lengths == b_lengths)")])
+              + [tf.debugging.assert_equal(a_len, b_len, message="emd: EMD here needs equal sizes (a_lengths == b_lengths)"),
+                 _emd.assert_costs_fit(a, b, a_len, a.dtype)])
     with tf.control_dependencies(checks):
         assignment, gap = _auction_tf.auction(tf.cast(a, tf.float64), tf.cast(b, tf.float64), a_len, squared,
                                               rel_tol, max_rounds)

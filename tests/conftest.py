@@ -32,3 +32,9 @@ def numpy_nn(query, ref):
     d = ((query[:, None, :].astype(np.float64) - ref[None, :, :]) ** 2).sum(-1)
     idx = d.argmin(1)
     return d[np.arange(len(query)), idx], idx
+
+# A run with POINTOPS_CPU_LEVEL set (tests/test_cpu_levels.py starts some) must really be on that level.
+if os.environ.get("POINTOPS_CPU_LEVEL") and os.environ.get("POINTOPS_BACKEND") != "reference":
+    _wanted = os.environ["POINTOPS_CPU_LEVEL"]
+    if _wanted in pointops.backend_info()["cpu_levels_supported"]:
+        assert pointops.backend_info()["cpu_level"] == _wanted

@@ -5,6 +5,8 @@
 // std::string: std::ostringstream crashed in the pybind11 module under a python-build-standalone
 // interpreter (its locale setup), seen on the GPU machine.
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -42,9 +44,10 @@ inline std::string check_shape(const char* op, const char* name, const std::vect
   return std::string(op) + ": " + name + " must have shape " + shape_string(want) + ", got " + shape_string(got);
 }
 
-// lengths: [B] int32 with 1 <= lengths[i] <= max_len.
-inline std::string check_lengths(const char* op, const char* name, const int32_t* lengths,
-                                 const std::vector<int64_t>& shape, int64_t B, int64_t max_len) {
+// lengths: [B] integers (int32, or int64 before narrowing) with 1 <= lengths[i] <= max_len.
+template <typename Int>
+std::string check_lengths(const char* op, const char* name, const Int* lengths,
+                          const std::vector<int64_t>& shape, int64_t B, int64_t max_len) {
   const std::string prefix = std::string(op) + ": " + name;
   if (shape.size() != 1 || shape[0] != B)
     return prefix + " must have shape [" + std::to_string(B) + "], got " + shape_string(shape);
@@ -52,6 +55,35 @@ inline std::string check_lengths(const char* op, const char* name, const int32_t
     if (lengths[i] < 1 || lengths[i] > max_len)
       return prefix + "[" + std::to_string(i) + "] = " + std::to_string(lengths[i]) + " is outside [1, " +
              std::to_string(max_len) + "] (the padded size)";
+  }
+  return "";
+}
+
+// After the auction: "" unless a cloud got an infinite gap, which the kernels give a cloud whose
+// pair costs overflow T (emd/auction_schedule.h cost_fits); then a message naming the cloud and
+// the magnitude. a, b: [B, N, D]; len: [B]; gap: [B].
+template <typename T>
+std::string check_emd_cost_range(const char* op, const T* a, const T* b, int64_t B, int64_t N, int D,
+                                 const int32_t* len, const T* gap) {
+  for (int64_t c = 0; c < B; ++c) {
+    if (!(gap[c] == std::numeric_limits<T>::infinity())) continue;
+    double span2 = 0;
+    for (int k = 0; k < D; ++k) {
+      double lo = a[c * N * D + k], hi = lo;
+      for (int64_t i = 0; i < len[c]; ++i)
+        for (const T* p : {a + (c * N + i) * D + k, b + (c * N + i) * D + k}) {
+          lo = std::min(lo, double(*p));
+          hi = std::max(hi, double(*p));
+        }
+      span2 += (hi - lo) * (hi - lo);
+    }
+    const char* type = sizeof(T) == 4 ? "float32" : "float64";
+    char buffer[96];
+    std::snprintf(buffer, sizeof buffer, "%.3g, so squared distances reach %.3g", std::sqrt(span2), span2);
+    return std::string(op) + ": the pair costs of cloud " + std::to_string(c) + " overflow " + type +
+           ": its points span " + buffer + " (" + type + "'s largest value is " +
+           (sizeof(T) == 4 ? "3.4e+38" : "1.8e+308") + "); scale the clouds down" +
+           (sizeof(T) == 4 ? " or use float64" : "");
   }
   return "";
 }

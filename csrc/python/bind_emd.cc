@@ -1,5 +1,5 @@
 // pointops._C.emd_match (numpy, CPU) and emd_match_cuda (device buffers).
-#include "emd/emd.h"
+#include "common/cpu_dispatch.h"
 #include "python/bindings.h"
 #include "python/door.h"
 #include "python/thread_pool.h"
@@ -18,8 +18,8 @@ EmdOptions make_options(bool squared, double rel_tol, int64_t max_rounds) {
 
 py::array_t<int32_t> checked_emd_lengths(const char* op, const std::vector<int64_t>& a,
                                          const std::vector<int64_t>& b, const py::object& lengths) {
-  auto [len, unused] = checked_lengths(op, a, b, lengths, lengths, true);
-  return len;
+  raise_if(check_point_sets(op, a, b, true));
+  return checked_lengths_array(op, "lengths", lengths, a[0], a[1]);
 }
 
 template <typename T>
@@ -33,10 +33,12 @@ py::tuple emd_match_typed(const py::array& a, const py::array& b, const py::arra
   with_rounds.rounds_used = &rounds;
   {
     py::gil_scoped_release release;
-    emd_match_cpu<T>(static_cast<const T*>(a.data()), static_cast<const T*>(b.data()), B, N, int(a.shape(2)),
+    cpu_kernels_of<T>().emd_match(static_cast<const T*>(a.data()), static_cast<const T*>(b.data()), B, N, int(a.shape(2)),
                      len.data(), with_rounds, assignment.mutable_data(), gap.mutable_data(),
                      thread_pool_parallel_for(threads));
   }
+  raise_if(check_emd_cost_range("emd_match", static_cast<const T*>(a.data()), static_cast<const T*>(b.data()), B,
+                                N, int(a.shape(2)), len.data(), gap.data()));
   return py::make_tuple(assignment, gap, rounds);
 }
 

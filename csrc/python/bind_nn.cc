@@ -1,7 +1,7 @@
 // pointops._C.nn_distance / nn_distance_grad (numpy, CPU) and their *_cuda twins.
 #include <string>
 
-#include "nn/nn.h"
+#include "common/cpu_dispatch.h"
 #include "python/bindings.h"
 #include "python/door.h"
 #include "python/thread_pool.h"
@@ -25,7 +25,7 @@ py::tuple nn_distance_typed(const py::array& a, const py::array& b, const py::ar
   py::array_t<int32_t> idx_ab({B, N}), idx_ba({B, M});
   {
     py::gil_scoped_release release;
-    nn_distance_cpu<T>(static_cast<const T*>(a.data()), static_cast<const T*>(b.data()), B, N, M, D,
+    cpu_kernels_of<T>().nn_distance(static_cast<const T*>(a.data()), static_cast<const T*>(b.data()), B, N, M, D,
                        a_len.data(), b_len.data(), dist_ab.mutable_data(), idx_ab.mutable_data(),
                        dist_ba.mutable_data(), idx_ba.mutable_data(), algorithm,
                        thread_pool_parallel_for(threads));
@@ -51,7 +51,7 @@ py::tuple nn_distance_grad_typed(const py::array& a, const py::array& b, const p
   py::array_t<T> grad_a({B, N, a.shape(2)}), grad_b({B, M, b.shape(2)});
   {
     py::gil_scoped_release release;
-    nn_distance_grad_cpu<T>(static_cast<const T*>(a.data()), static_cast<const T*>(b.data()), B, N, M,
+    cpu_kernels_of<T>().nn_distance_grad(static_cast<const T*>(a.data()), static_cast<const T*>(b.data()), B, N, M,
                             int(a.shape(2)), static_cast<const int32_t*>(idx_ab.data()),
                             static_cast<const int32_t*>(idx_ba.data()), static_cast<const T*>(g_ab.data()),
                             static_cast<const T*>(g_ba.data()), grad_a.mutable_data(),

@@ -36,14 +36,25 @@ inline py::array float_array(const py::handle& obj, const char* name) {
   return x;
 }
 
-// lengths as int32 [B]; None means every point is valid.
-inline py::array_t<int32_t> lengths_array(const py::object& obj, int64_t B, int64_t full) {
+// Lengths [B]: None means every point is valid. Any integer array is taken, checked at full width
+// (an int64 of 2^32 + 5 is out of range, not 5), then narrowed to int32.
+inline py::array_t<int32_t> checked_lengths_array(const char* op, const char* name, const py::object& obj,
+                                                  int64_t B, int64_t full) {
+  py::array_t<int32_t> out(B);
   if (obj.is_none()) {
-    py::array_t<int32_t> out(B);
     std::fill(out.mutable_data(), out.mutable_data() + B, int32_t(full));
     return out;
   }
-  return py::array_t<int32_t, py::array::c_style | py::array::forcecast>::ensure(obj);
+  py::array given = py::array::ensure(obj);
+  if (!given || (given.dtype().kind() != 'i' && given.dtype().kind() != 'u'))
+    throw py::type_error(std::string(op) + ": " + name + " must be an integer array, got " +
+                         (given ? std::string(py::str(given.dtype())) : std::string("a non-array")));
+  if (given.dtype().kind() == 'u' && given.dtype().itemsize() == 8)  // above INT64_MAX would wrap
+    given = given.attr("clip")(0, full + 1);
+  const auto wide = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(given);
+  raise_if(check_lengths(op, name, wide.data(), dims_of(wide), B, full));
+  for (int64_t i = 0; i < B; ++i) out.mutable_data()[i] = int32_t(wide.data()[i]);
+  return out;
 }
 
 // Checks a [B,N,D], b [B,M,D] and the lengths; returns the lengths as int32 arrays.
@@ -51,11 +62,8 @@ inline std::pair<py::array_t<int32_t>, py::array_t<int32_t>> checked_lengths(
     const char* op, const std::vector<int64_t>& a, const std::vector<int64_t>& b,
     const py::object& a_len_obj, const py::object& b_len_obj, bool equal_sizes) {
   raise_if(check_point_sets(op, a, b, equal_sizes));
-  auto a_len = lengths_array(a_len_obj, a[0], a[1]);
-  auto b_len = lengths_array(b_len_obj, b[0], b[1]);
-  raise_if(check_lengths(op, "a_lengths", a_len.data(), dims_of(a_len), a[0], a[1]));
-  raise_if(check_lengths(op, "b_lengths", b_len.data(), dims_of(b_len), b[0], b[1]));
-  return {a_len, b_len};
+  return {checked_lengths_array(op, "a_lengths", a_len_obj, a[0], a[1]),
+          checked_lengths_array(op, "b_lengths", b_len_obj, b[0], b[1])};
 }
 
 // A device array with the expected dtype and shape, or a ValueError naming it.

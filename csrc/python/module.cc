@@ -2,11 +2,16 @@
 // TensorFlow, so the kernels can be tested and timed on any machine.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <string>
 #include <vector>
 
 #include "checks/input_checks.h"
+#include "common/cpu_dispatch.h"
+#ifdef POINTOPS_WITH_CUDA
+#include <cuda_runtime.h>
+#endif
 #include "python/bindings.h"
 
 namespace py = pybind11;
@@ -15,9 +20,17 @@ PYBIND11_MODULE(_C, m) {
   m.doc() = "pointops compiled kernels (CPU on numpy arrays, CUDA on __cuda_array_interface__ buffers)";
 #ifdef POINTOPS_WITH_CUDA
   m.attr("cuda_built") = true;
+  m.def("cuda_driver_version", [] {
+    int version = 0;
+    return cudaDriverGetVersion(&version) == cudaSuccess ? version : 0;
+  }, "The CUDA version the installed driver supports (13000 for 13.0), 0 without a driver.");
 #else
   m.attr("cuda_built") = false;
 #endif
+  m.def("cpu_level", [] { return std::string(pointops::cpu_level()); },
+        "The CPU instruction-set level the kernels run at (best supported, capped by POINTOPS_CPU_LEVEL).");
+  m.def("cpu_levels", &pointops::cpu_levels_supported,
+        "Every CPU level of this build that this processor runs, lowest first.");
   pointops::bind_nn(m);
   pointops::bind_emd(m);
 }

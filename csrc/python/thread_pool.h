@@ -4,6 +4,9 @@
 // for calls big enough to pay for them.
 #include <algorithm>
 #include <atomic>
+#include <exception>
+#include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -25,13 +28,30 @@ inline ParallelFor thread_pool_parallel_for(int threads) {
     }
     const int64_t chunk = std::max<int64_t>(1, total / (int64_t(workers) * 8));
     std::atomic<int64_t> next{0};
+    // An exception in a worker (std::bad_alloc above all) must not terminate the process: the
+    // first one stops the hand-out of chunks and is rethrown on the caller's thread after the join,
+    // where pybind11 turns it into a Python exception (MemoryError for bad_alloc).
+    std::exception_ptr failure;
+    std::mutex failure_mutex;
     auto run = [&] {
-      for (int64_t begin; (begin = next.fetch_add(chunk)) < total;) fn(begin, std::min(total, begin + chunk));
+      try {
+        for (int64_t begin; (begin = next.fetch_add(chunk)) < total;) fn(begin, std::min(total, begin + chunk));
+      } catch (...) {
+        next = total;
+        const std::lock_guard<std::mutex> lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+      }
     };
     std::vector<std::thread> pool;
-    for (int w = 1; w < workers; ++w) pool.emplace_back(run);
+    try {
+      for (int w = 1; w < workers; ++w) pool.emplace_back(run);
+    } catch (const std::system_error&) {
+      // No thread could be started (out of memory or thread limit): the threads that did start and
+      // this one share the work.
+    }
     run();
     for (auto& t : pool) t.join();
+    if (failure) std::rethrow_exception(failure);
   };
 }
 

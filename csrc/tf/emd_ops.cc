@@ -1,6 +1,6 @@
 // TensorFlow op for the auction assignment (CPU and CUDA kernels). It has no gradient: the
 // EMD's gradient flows through the matched cost, computed in TF from the assignment.
-#include "emd/emd.h"
+#include "common/cpu_dispatch.h"
 #include "tf/tf_door.h"
 
 namespace pointops {
@@ -72,9 +72,17 @@ class EmdMatchCpuOp : public EmdOpBase {
     Tensor *assignment, *gap;
     if (!prepare(ctx, &assignment, &gap)) return;
     const Tensor &a = ctx->input(0), &b = ctx->input(1);
-    emd_match_cpu<T>(a.flat<T>().data(), b.flat<T>().data(), a.dim_size(0), a.dim_size(1), int(a.dim_size(2)),
-                     ctx->input(2).flat<int32_t>().data(), options_, assignment->flat<int32_t>().data(),
-                     gap->flat<T>().data(), tf_parallel_for(ctx));
+    const int64_t B = a.dim_size(0), N = a.dim_size(1);
+    const int D = int(a.dim_size(2));
+    const int32_t* len = ctx->input(2).flat<int32_t>().data();
+    run_guarded(ctx, "PointopsEmdMatch", [&] {
+      cpu_kernels_of<T>().emd_match(a.flat<T>().data(), b.flat<T>().data(), B, N, D, len, options_,
+                                    assignment->flat<int32_t>().data(), gap->flat<T>().data(), tf_parallel_for(ctx));
+    });
+    if (!ctx->status().ok()) return;
+    const std::string err = check_emd_cost_range("PointopsEmdMatch", a.flat<T>().data(), b.flat<T>().data(), B, N,
+                                                 D, len, gap->flat<T>().data());
+    if (!err.empty()) ctx->CtxFailure(__FILE__, __LINE__, tensorflow::errors::InvalidArgument(err));
   }
 };
 

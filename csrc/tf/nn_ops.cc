@@ -1,5 +1,5 @@
 // TensorFlow ops for the nearest-neighbour distance and its gradient (CPU and CUDA kernels).
-#include "nn/nn.h"
+#include "common/cpu_dispatch.h"
 #include "tf/tf_door.h"
 
 namespace pointops {
@@ -92,12 +92,14 @@ class NnDistanceCpuOp : public OpKernel {
     NnOutputs out;
     if (!allocate_nn_outputs(ctx, &out)) return;
     const Tensor &a = ctx->input(0), &b = ctx->input(1);
-    nn_distance_cpu<T>(a.flat<T>().data(), b.flat<T>().data(), a.dim_size(0), a.dim_size(1),
-                       b.dim_size(1), int(a.dim_size(2)), ctx->input(2).flat<int32_t>().data(),
-                       ctx->input(3).flat<int32_t>().data(), out.dist_ab->flat<T>().data(),
-                       out.idx_ab->flat<int32_t>().data(), out.dist_ba->flat<T>().data(),
-                       out.idx_ba->flat<int32_t>().data(), NnAlgorithm(algorithm_),
-                       tf_parallel_for(ctx));
+    run_guarded(ctx, "PointopsNnDistance", [&] {
+      cpu_kernels_of<T>().nn_distance(a.flat<T>().data(), b.flat<T>().data(), a.dim_size(0), a.dim_size(1),
+                                      b.dim_size(1), int(a.dim_size(2)), ctx->input(2).flat<int32_t>().data(),
+                                      ctx->input(3).flat<int32_t>().data(), out.dist_ab->flat<T>().data(),
+                                      out.idx_ab->flat<int32_t>().data(), out.dist_ba->flat<T>().data(),
+                                      out.idx_ba->flat<int32_t>().data(), NnAlgorithm(algorithm_),
+                                      tf_parallel_for(ctx));
+    });
   }
 
  private:
@@ -114,11 +116,13 @@ class NnDistanceGradCpuOp : public OpKernel {
     Tensor *grad_a, *grad_b;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, a.shape(), &grad_a));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, b.shape(), &grad_b));
-    nn_distance_grad_cpu<T>(a.flat<T>().data(), b.flat<T>().data(), a.dim_size(0), a.dim_size(1),
-                            b.dim_size(1), int(a.dim_size(2)), ctx->input(2).flat<int32_t>().data(),
-                            ctx->input(3).flat<int32_t>().data(), ctx->input(4).flat<T>().data(),
-                            ctx->input(5).flat<T>().data(), grad_a->flat<T>().data(),
-                            grad_b->flat<T>().data(), tf_parallel_for(ctx));
+    run_guarded(ctx, "PointopsNnDistanceGrad", [&] {
+      cpu_kernels_of<T>().nn_distance_grad(a.flat<T>().data(), b.flat<T>().data(), a.dim_size(0), a.dim_size(1),
+                                           b.dim_size(1), int(a.dim_size(2)), ctx->input(2).flat<int32_t>().data(),
+                                           ctx->input(3).flat<int32_t>().data(), ctx->input(4).flat<T>().data(),
+                                           ctx->input(5).flat<T>().data(), grad_a->flat<T>().data(),
+                                           grad_b->flat<T>().data(), tf_parallel_for(ctx));
+    });
   }
 };
 

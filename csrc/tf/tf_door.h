@@ -1,6 +1,10 @@
 #pragma once
 // Helpers for the TensorFlow kernels: TF's CPU pool as a ParallelFor, TF's CUDA stream,
 // shapes as vectors for the shared checks, and the lengths check.
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -28,12 +32,41 @@ using tensorflow::shape_inference::DimensionHandle;
 using tensorflow::shape_inference::InferenceContext;
 using tensorflow::shape_inference::ShapeHandle;
 
+// TF's intra-op pool as a ParallelFor. An exception in a shard (std::bad_alloc above all) would
+// terminate the process on TF's thread: the first one is kept, the remaining shards skip their
+// work, and it is rethrown on the calling thread for run_guarded() to turn into a TF error.
 inline ParallelFor tf_parallel_for(tensorflow::OpKernelContext* ctx) {
   auto* workers = ctx->device()->tensorflow_cpu_worker_threads();
   return [workers](int64_t total, int64_t cost_per_unit, const RangeFn& fn) {
+    std::exception_ptr failure;
+    std::mutex failure_mutex;
+    std::atomic<bool> failed{false};
     tensorflow::Shard(workers->num_threads, workers->workers, total, cost_per_unit,
-                      [&fn](int64_t begin, int64_t end) { fn(begin, end); });
+                      [&](int64_t begin, int64_t end) {
+                        if (failed) return;
+                        try {
+                          fn(begin, end);
+                        } catch (...) {
+                          const std::lock_guard<std::mutex> lock(failure_mutex);
+                          if (!failure) failure = std::current_exception();
+                          failed = true;
+                        }
+                      });
+    if (failure) std::rethrow_exception(failure);
   };
+}
+
+// Runs a CPU kernel call; an exception becomes ctx's status (out of memory: ResourceExhausted)
+// instead of escaping Compute(), which would terminate the process.
+template <typename Fn>
+void run_guarded(tensorflow::OpKernelContext* ctx, const char* op, Fn&& fn) {
+  try {
+    fn();
+  } catch (const std::bad_alloc&) {
+    ctx->SetStatus(tensorflow::errors::ResourceExhausted(op, ": out of memory in the CPU kernel"));
+  } catch (const std::exception& err) {
+    ctx->SetStatus(tensorflow::errors::Internal(op, ": ", err.what()));
+  }
 }
 
 inline std::vector<int64_t> dims_of(const tensorflow::Tensor& t) {

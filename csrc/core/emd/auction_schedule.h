@@ -28,4 +28,23 @@ POINTOPS_HD bool phase_done(double gap_mean, double mean_cost, double rel_tol, d
 
 POINTOPS_HD double next_eps(double eps, double floor) { return fmax(eps / kEpsFactor, floor); }
 
+// The bid budget of one phase: max_rounds rounds (0: the default) of `per_round` bids, saturated
+// at INT64_MAX instead of overflowing (max_rounds comes from the user and may be huge).
+POINTOPS_HD int64_t saturating_bid_budget(int64_t max_rounds, int64_t per_round) {
+  const int64_t rounds = max_rounds > 0 ? max_rounds : kDefaultMaxRounds;
+  constexpr int64_t kMax = 0x7fffffffffffffffLL;
+  return per_round > 0 && rounds > kMax / per_round ? kMax : rounds * per_round;
+}
+
+// True when every pair cost (at most max_cost, computed in double from the bounding box) and the
+// squared distance it comes from are finite in T. Otherwise the auction cannot rank objects: the
+// cloud gets the identity assignment and an infinite gap, which the doors report as an error
+// that names the magnitude.
+template <typename T>
+POINTOPS_HD bool cost_fits(double max_cost, bool squared) {
+  const double largest = sizeof(T) == 4 ? 3.4028234663852886e38 : 1.7976931348623157e308;
+  const double squared_cost = squared ? max_cost : max_cost * max_cost;
+  return squared_cost < largest / 2;  // a margin for rounding; false for inf and NaN too
+}
+
 }  // namespace pointops

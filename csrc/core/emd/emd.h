@@ -9,7 +9,9 @@
 // benefit from above. A cloud stops once gap <= rel_tol * its mean cost (or at max_rounds).
 // Each phase after the first keeps the assigned pairs that still satisfy eps-complementary
 // slackness under the new eps (value within eps of the person's best) and re-auctions the rest.
-// A cloud with a non-finite coordinate gets the identity assignment and a NaN gap.
+// A cloud with a non-finite coordinate gets the identity assignment and a NaN gap; a cloud whose
+// pair costs overflow the float type (auction_schedule.h cost_fits) the identity and an infinite gap.
+// Prices and values are double on the CPU and of the points' type on the GPU.
 #include <cstddef>
 #include <cstdint>
 
@@ -28,6 +30,7 @@ struct EmdOptions {
                                    // cloud, summed over its phases
 };
 
+// CPU version: compiled once per CPU level, reached through cpu_kernels_of<T>() (common/cpu_dispatch.h).
 // a, b: [B, N, D]; len: [B] valid sizes (host). assignment: [B, N] int32 (b index for each a
 // point), gap: [B] in cost units (same dtype as the points).
 template <typename T>

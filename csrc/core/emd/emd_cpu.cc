@@ -1,12 +1,14 @@
 // CPU auction (Gauss-Seidel: one bid at a time, in a fixed order, so it is deterministic).
 // Each bid is an exact search of all objects for the best and second-best value, through the
 // k-d tree over b that keeps the lowest price below each node (emd/price_tree.h).
+// Compiled once per CPU level (common/cpu_dispatch.h); reached only through register_emd_cpu.
 #include <algorithm>
 #include <cmath>
 #include <deque>
 #include <limits>
 #include <vector>
 
+#include "common/cpu_dispatch.h"
 #include "common/dispatch.h"
 #include "emd/auction_schedule.h"
 #include "emd/emd.h"
@@ -53,8 +55,9 @@ class CpuAuction {
     for (int64_t phase_bids = 0; !unassigned.empty(); ++phase_bids, ++bids) {
       if (phase_bids >= max_bids) return false;
       const int32_t i = unassigned.front();
-      unassigned.pop_front();
       const Bid bid = best_two(i);
+      if (bid.j < 0) return false;  // no object has a finite value (costs overflowed): give up
+      unassigned.pop_front();
       price_[bid.j] += bid.w1 - bid.w2 + eps;
       tree_.price_raised(bid.j);
       const int32_t previous = owner_[bid.j];
@@ -126,7 +129,12 @@ int64_t emd_match_one(const T* a, const T* b, int64_t n, const EmdOptions& optio
   }
   CpuAuction<T, D> auction(a, b, n, options.squared);
   const double max_cost = auction.max_cost(), floor = eps_floor(max_cost);
-  const int64_t max_bids = (options.max_rounds > 0 ? options.max_rounds : kDefaultMaxRounds) * n;
+  if (!cost_fits<T>(max_cost, options.squared)) {  // pair costs overflow T: see emd.h
+    for (int64_t i = 0; i < n; ++i) assignment[i] = int32_t(i);
+    *gap = std::numeric_limits<T>::infinity();
+    return 0;
+  }
+  const int64_t max_bids = saturating_bid_budget(options.max_rounds, n);
   int64_t bids = 0;
   double eps = initial_eps(max_cost), gap_mean = 0;
   for (bool first = true;; first = false) {
@@ -157,14 +165,13 @@ void emd_match_cpu(const T* a, const T* b, int64_t B, int64_t N, int D, const in
                                           assignment + bi * N, gap + bi);
       }
     });
-    if (options.rounds_used) *options.rounds_used = *std::max_element(rounds.begin(), rounds.end());
+    if (options.rounds_used) *options.rounds_used = B > 0 ? *std::max_element(rounds.begin(), rounds.end()) : 0;
   });
 }
 
-template void emd_match_cpu<float>(const float*, const float*, int64_t, int64_t, int, const int32_t*,
-                                   const EmdOptions&, int32_t*, float*, const ParallelFor&);
-template void emd_match_cpu<double>(const double*, const double*, int64_t, int64_t, int,
-                                    const int32_t*, const EmdOptions&, int32_t*, double*,
-                                    const ParallelFor&);
+void register_emd_cpu(CpuKernels& table) {
+  table.f32.emd_match = &emd_match_cpu<float>;
+  table.f64.emd_match = &emd_match_cpu<double>;
+}
 
 }  // namespace pointops

@@ -5,7 +5,6 @@
 // the highest bid winning each object (ties to the lowest person index), and queues the losers
 // and the displaced owners. Every choice is made in a fixed order, so the result is deterministic.
 #include <algorithm>
-#include <cfloat>
 #include <cmath>
 #include <vector>
 
@@ -20,24 +19,28 @@ namespace {
 constexpr int kThreads = 1024;
 constexpr int kWarps = kThreads / 32;
 
-// Per-cloud scratch, [B, N] each, plus the bid count per cloud.
+// Per-cloud scratch, [B, N] each, plus the bid count per cloud. Prices and values are of the
+// points' type P (float or double), so float64 clouds get float64 prices.
+template <typename P>
 struct Scratch {
-  float* price;      // object prices
+  P* price;          // object prices
   int32_t* owner;    // person holding each object, -1 if none
-  float* pi;         // each person's best value max_j(-c_ij - p_j) at the last gap
+  P* pi;             // each person's best value max_j(-c_ij - p_j) at the last gap
   int32_t* queue;    // circular queue of unassigned persons
   long long* bids;   // [B] bids made
 };
 
 size_t align_up(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
-Scratch carve(void* workspace, int64_t B, int64_t N) {
+// The workspace holds [B, N] arrays of up to 8 bytes each (emd_match_cuda_workspace_bytes).
+template <typename P>
+Scratch<P> carve(void* workspace, int64_t B, int64_t N) {
   char* p = static_cast<char*>(workspace);
   auto take = [&](size_t bytes) { char* out = p; p += align_up(bytes); return out; };
-  Scratch s;
-  s.price = reinterpret_cast<float*>(take(sizeof(float) * B * N));
+  Scratch<P> s;
+  s.price = reinterpret_cast<P*>(take(sizeof(P) * B * N));
   s.owner = reinterpret_cast<int32_t*>(take(sizeof(int32_t) * B * N));
-  s.pi = reinterpret_cast<float*>(take(sizeof(float) * B * N));
+  s.pi = reinterpret_cast<P*>(take(sizeof(P) * B * N));
   s.queue = reinterpret_cast<int32_t*>(take(sizeof(int32_t) * B * N));
   s.bids = reinterpret_cast<long long*>(take(sizeof(long long) * B));
   return s;
@@ -72,48 +75,50 @@ __device__ int block_exclusive_scan(int flag, int* smem, int* total) {
   return inclusive - flag;
 }
 
+template <typename P>
 struct TopTwo {
-  float w1, w2;
+  P w1, w2;
   int32_t j1;
 };
 
 // Best and second-best value (-cost - price) of person q over objects [0, n), by one warp.
 template <typename T, int D>
-__device__ TopTwo warp_top_two(const T* q_ptr, const T* b, const float* price, int n, bool squared) {
+__device__ TopTwo<T> warp_top_two(const T* q_ptr, const T* b, const T* price, int n, bool squared) {
   T q[D];
 #pragma unroll
   for (int k = 0; k < D; ++k) q[k] = q_ptr[k];
-  TopTwo t{-INFINITY, -INFINITY, INT32_MAX};
+  TopTwo<T> t{T(-INFINITY), T(-INFINITY), INT32_MAX};
   for (int j = threadIdx.x % 32; j < n; j += 32) {
-    const float w = -float(pair_cost<D>(q, b + int64_t(j) * D, squared)) - price[j];
+    const T w = -pair_cost<D>(q, b + int64_t(j) * D, squared) - price[j];
     if (w > t.w1) t.w2 = t.w1, t.w1 = w, t.j1 = j;  // j rises along a lane: '>' keeps the lowest on ties
-    else t.w2 = fmaxf(t.w2, w);
+    else t.w2 = fmax(t.w2, w);
   }
 #pragma unroll
   for (int offset = 16; offset > 0; offset /= 2) {
-    const float ow1 = __shfl_xor_sync(0xffffffffu, t.w1, offset);
-    const float ow2 = __shfl_xor_sync(0xffffffffu, t.w2, offset);
+    const T ow1 = __shfl_xor_sync(0xffffffffu, t.w1, offset);
+    const T ow2 = __shfl_xor_sync(0xffffffffu, t.w2, offset);
     const int32_t oj1 = __shfl_xor_sync(0xffffffffu, t.j1, offset);
     if (ow1 > t.w1 || (ow1 == t.w1 && oj1 < t.j1)) {
-      t.w2 = fmaxf(t.w1, ow2);
+      t.w2 = fmax(t.w1, ow2);
       t.w1 = ow1;
       t.j1 = oj1;
     } else {
-      t.w2 = fmaxf(t.w2, ow1);
+      t.w2 = fmax(t.w2, ow1);
     }
   }
   return t;
 }
 
-// Min and max over the block; all threads get the results.
-__device__ void block_min_max(float lo, float hi, float* smem, float* out_lo, float* out_hi) {
+// Min and max over the block; all threads get the results. smem: 2 * kThreads values.
+template <typename T>
+__device__ void block_min_max(T lo, T hi, T* smem, T* out_lo, T* out_hi) {
   smem[threadIdx.x] = lo;
   smem[kThreads + threadIdx.x] = hi;
   __syncthreads();
   for (int stride = kThreads / 2; stride > 0; stride /= 2) {
     if (threadIdx.x < stride) {
-      smem[threadIdx.x] = fminf(smem[threadIdx.x], smem[threadIdx.x + stride]);
-      smem[kThreads + threadIdx.x] = fmaxf(smem[kThreads + threadIdx.x], smem[kThreads + threadIdx.x + stride]);
+      smem[threadIdx.x] = fmin(smem[threadIdx.x], smem[threadIdx.x + stride]);
+      smem[kThreads + threadIdx.x] = fmax(smem[kThreads + threadIdx.x], smem[kThreads + threadIdx.x + stride]);
     }
     __syncthreads();
   }
@@ -124,34 +129,34 @@ __device__ void block_min_max(float lo, float hi, float* smem, float* out_lo, fl
 
 //   a, b: [B, N, D]; lens: [B] (device) or nullptr; assignment: [B, N]; gap: [B].
 // With in_shared, the cloud's b points and the prices live in dynamic shared memory
-// (N * (D * sizeof(T) + 4) bytes), which every bid scans; otherwise they are read from global memory.
+// (N * (D + 1) * sizeof(T) bytes), which every bid scans; otherwise they are read from global memory.
 template <typename T, int D>
 __global__ void __launch_bounds__(kThreads, 1) auction_kernel(const T* a_all, const T* b_all, int64_t N,
                                                                const int32_t* lens, bool squared, double rel_tol,
                                                                int64_t max_rounds, bool in_shared,
-                                                               int32_t* assignment_all, T* gap_all, Scratch s) {
+                                                               int32_t* assignment_all, T* gap_all, Scratch<T> s) {
   extern __shared__ __align__(16) unsigned char dynamic_smem[];
   const int64_t cloud = blockIdx.x;
   const int n = lens ? lens[cloud] : int(N);
   const T* a = a_all + cloud * N * D;
   const T* b = b_all + cloud * N * D;
-  float* price = s.price + cloud * N;
+  T* price = s.price + cloud * N;
   if (in_shared) {
     T* b_shared = reinterpret_cast<T*>(dynamic_smem);
     for (int e = threadIdx.x; e < n * D; e += kThreads) b_shared[e] = b[e];
     b = b_shared;
-    price = reinterpret_cast<float*>(dynamic_smem + sizeof(T) * N * D);
+    price = reinterpret_cast<T*>(dynamic_smem + sizeof(T) * N * D);
     __syncthreads();
   }
   int32_t* assign = assignment_all + cloud * N;
   int32_t* owner = s.owner + cloud * N;
-  float* pi = s.pi + cloud * N;
+  T* pi = s.pi + cloud * N;
   int32_t* queue = s.queue + cloud * N;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 
   __shared__ double dsum[kThreads];
   __shared__ int scan[kThreads];
-  __shared__ float bid_value[kWarps];
+  __shared__ T bid_value[kWarps];
   __shared__ int32_t bid_object[kWarps], bid_person[kWarps];
   __shared__ int head, size;
   __shared__ long long bids;
@@ -159,20 +164,21 @@ __global__ void __launch_bounds__(kThreads, 1) auction_kernel(const T* a_all, co
   // Setup: padding, prices, and the largest possible cost (from the bounding box).
   double non_finite = 0, span2 = 0;
   for (int k = 0; k < D; ++k) {
-    float lo = FLT_MAX, hi = -FLT_MAX;
+    T lo = T(INFINITY), hi = T(-INFINITY);
     for (int i = threadIdx.x; i < n; i += kThreads) {
-      const float va = float(a[i * D + k]), vb = float(b[i * D + k]);
+      const T va = a[i * D + k], vb = b[i * D + k];
       non_finite += !(isfinite(va) && isfinite(vb));
-      lo = fminf(lo, fminf(va, vb));
-      hi = fmaxf(hi, fmaxf(va, vb));
+      lo = fmin(lo, fmin(va, vb));
+      hi = fmax(hi, fmax(va, vb));
     }
-    block_min_max(lo, hi, reinterpret_cast<float*>(dsum), &lo, &hi);
-    span2 += double(hi - lo) * double(hi - lo);
+    // dsum holds kThreads doubles: room for 2 * kThreads values of T.
+    block_min_max(lo, hi, reinterpret_cast<T*>(dsum), &lo, &hi);
+    span2 += (double(hi) - double(lo)) * (double(hi) - double(lo));
   }
   for (int i = threadIdx.x; i < N; i += kThreads) {
     assign[i] = -1;
     owner[i] = -1;
-    price[i] = 0.f;
+    price[i] = T(0);
   }
   if (block_sum(non_finite, dsum) > 0) {  // NaN in, NaN out: identity and a NaN gap
     for (int i = threadIdx.x; i < n; i += kThreads) assign[i] = i;
@@ -181,6 +187,12 @@ __global__ void __launch_bounds__(kThreads, 1) auction_kernel(const T* a_all, co
   }
   // Widened a little so that the float rounding of the costs stays under it.
   const double max_cost = (squared ? span2 : sqrt(span2)) * 1.0001;
+  if (!cost_fits<T>(max_cost, squared)) {  // pair costs overflow T: identity and an infinite gap
+    for (int i = threadIdx.x; i < n; i += kThreads) assign[i] = i;
+    if (threadIdx.x == 0) gap_all[cloud] = T(INFINITY), s.bids[cloud] = 0;
+    return;
+  }
+  const int64_t max_steps = saturating_bid_budget(max_rounds, (n + kWarps - 1) / kWarps);
   const double floor = eps_floor(max_cost);
   double eps = initial_eps(max_cost);
   if (threadIdx.x == 0) bids = 0;
@@ -195,7 +207,7 @@ __global__ void __launch_bounds__(kThreads, 1) auction_kernel(const T* a_all, co
       if (i < n) {
         const int32_t j = assign[i];
         requeue = first || j < 0 ||
-                  -float(pair_cost<D>(a + i * D, b + int64_t(j) * D, squared)) - price[j] < pi[i] - float(eps);
+                  -pair_cost<D>(a + i * D, b + int64_t(j) * D, squared) - price[j] < pi[i] - T(eps);
         if (requeue && j >= 0) owner[j] = -1, assign[i] = -1;
       }
       int total;
@@ -207,14 +219,14 @@ __global__ void __launch_bounds__(kThreads, 1) auction_kernel(const T* a_all, co
     }
     // Bidding: up to kWarps persons per step, applied in warp order.
     int64_t steps = 0;
-    while (size > 0 && steps < max_rounds * ((n + kWarps - 1) / kWarps)) {
+    while (size > 0 && steps < max_steps) {
       const int taking = min(size, kWarps);
       if (warp < taking) {
         const int32_t person = queue[(head + warp) % n];
-        TopTwo t = warp_top_two<T, D>(a + int64_t(person) * D, b, price, n, squared);
+        TopTwo<T> t = warp_top_two<T, D>(a + int64_t(person) * D, b, price, n, squared);
         if (lane == 0) {
-          if (t.w2 == -INFINITY) t.w2 = t.w1;  // a single object: raise its price by eps
-          bid_value[warp] = price[t.j1] + (t.w1 - t.w2) + float(eps);
+          if (t.w2 == T(-INFINITY)) t.w2 = t.w1;  // a single object: raise its price by eps
+          bid_value[warp] = price[t.j1] + (t.w1 - t.w2) + T(eps);
           bid_object[warp] = t.j1;
           bid_person[warp] = person;
         }
@@ -259,7 +271,7 @@ __global__ void __launch_bounds__(kThreads, 1) auction_kernel(const T* a_all, co
     // Certified gap: sum_i max_j(-c_ij - p_j) + sum_j p_j + primal, one warp per person.
     double total = 0, primal = 0;
     for (int i = warp; i < n; i += kWarps) {
-      const TopTwo t = warp_top_two<T, D>(a + int64_t(i) * D, b, price, n, squared);
+      const TopTwo<T> t = warp_top_two<T, D>(a + int64_t(i) * D, b, price, n, squared);
       if (lane == 0) {
         const double c = double(pair_cost<D>(a + int64_t(i) * D, b + int64_t(assign[i]) * D, squared));
         pi[i] = t.w1;
@@ -282,25 +294,26 @@ __global__ void __launch_bounds__(kThreads, 1) auction_kernel(const T* a_all, co
 }  // namespace
 
 size_t emd_match_cuda_workspace_bytes(int64_t B, int64_t N) {
-  return 4 * align_up(sizeof(float) * B * N) + align_up(sizeof(long long) * B) + align_up(sizeof(int32_t) * B);
+  return 4 * align_up(sizeof(double) * B * N) + align_up(sizeof(long long) * B) + align_up(sizeof(int32_t) * B);
 }
 
 template <typename T>
 CudaStatus emd_match_cuda(const T* a, const T* b, int64_t B, int64_t N, int D, const int32_t* len_host,
                           const EmdOptions& options, int32_t* assignment, T* gap, void* workspace,
                           cudaStream_t stream) {
-  const Scratch s = carve(workspace, B, N);
+  if (B == 0) return 0;  // nothing to do (and a grid of 0 blocks is an error)
+  const Scratch<T> s = carve<T>(workspace, B, N);
   // The lengths go to the device only for padded batches (a pageable copy waits for the stream).
   int32_t* lens = nullptr;
   for (int64_t i = 0; i < B; ++i)
     if (len_host[i] != N) lens = reinterpret_cast<int32_t*>(reinterpret_cast<char*>(s.bids) + align_up(sizeof(long long) * B));
   if (lens)
     POINTOPS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(lens, len_host, sizeof(int32_t) * B, cudaMemcpyHostToDevice, stream));
-  const int64_t max_rounds = options.max_rounds > 0 ? options.max_rounds : kDefaultMaxRounds;
+  const int64_t max_rounds = options.max_rounds;  // 0: the default (saturating_bid_budget)
   int device = 0, optin = 0;
   POINTOPS_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
   POINTOPS_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  const size_t shared_bytes = size_t(N) * (D * sizeof(T) + sizeof(float));
+  const size_t shared_bytes = size_t(N) * (D + 1) * sizeof(T);
   constexpr size_t kStaticShared = 16 * 1024;  // the kernel's own __shared__ arrays, rounded up
   const bool in_shared = shared_bytes + kStaticShared <= size_t(optin);
   POINTOPS_CUDA_RETURN_IF_ERROR(dispatch_dim(D, [&](auto dim) {

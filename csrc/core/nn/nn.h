@@ -15,6 +15,8 @@ namespace pointops {
 // same bits (ties go to the lowest index on every path).
 enum class NnAlgorithm : int { kAuto = 0, kBruteForce = 1, kTree = 2 };
 
+// The CPU versions are compiled once per CPU level and reached through cpu_kernels_of<T>()
+// (common/cpu_dispatch.h), never called by name from outside their level.
 // Forward, both directions at once (the trees or transposed copies are shared by both).
 //   a: [B, N, D], b: [B, M, D] row-major;  a_len, b_len: [B] int32 valid lengths.
 //   dist_ab: [B, N] squared distance from a[b,i] to its nearest neighbour in b[b, :b_len[b]],

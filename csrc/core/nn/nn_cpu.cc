@@ -1,12 +1,13 @@
 // CPU nearest neighbour: a SIMD brute force for small clouds, a k-d tree for large ones,
 // and a scalar NaN-propagating path for clouds with non-finite coordinates. All three
 // use squared_distance() and the tie rule of nn_better(), so they return the same bits.
+// Compiled once per CPU level (common/cpu_dispatch.h); reached only through register_nn_cpu.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <vector>
 
+#include "common/cpu_dispatch.h"
 #include "common/dispatch.h"
 #include "nn/kdtree.h"
 #include "nn/nn.h"
@@ -19,19 +20,36 @@ namespace {
 constexpr int64_t kTreeMinPairs = int64_t(1) << 24;
 constexpr int kTreeMaxDim = 4;
 
-// 64-byte SIMD vectors through GCC's vector extensions: AVX-512 registers when the build
-// targets them, pairs of AVX2 registers otherwise; the same source for float and double.
+// SIMD vectors through GCC's vector extensions, as wide as the level's registers (one source for
+// every CPU level and for float and double): 64 bytes with AVX-512, 32 with AVX, 16 otherwise
+// (SSE2, NEON). Wider generic vectors than the hardware has are split badly by the compiler.
+#if defined(__AVX512F__)
+constexpr int kVectorBytes = 64, kVectorRegisters = 32;
+#elif defined(__AVX__)
+constexpr int kVectorBytes = 32, kVectorRegisters = 16;
+#else
+constexpr int kVectorBytes = 16, kVectorRegisters = 16;
+#endif
 template <typename T> struct Simd;
 template <> struct Simd<float> {
-  typedef float V __attribute__((vector_size(64)));
-  typedef int32_t I __attribute__((vector_size(64)));
-  static constexpr int W = 16;
+  typedef float V __attribute__((vector_size(kVectorBytes)));
+  typedef float VU __attribute__((vector_size(kVectorBytes), aligned(4)));  // unaligned loads
+  typedef int32_t I __attribute__((vector_size(kVectorBytes)));
+  static constexpr int W = kVectorBytes / 4;
 };
 template <> struct Simd<double> {
-  typedef double V __attribute__((vector_size(64)));
-  typedef int64_t I __attribute__((vector_size(64)));
-  static constexpr int W = 8;
+  typedef double V __attribute__((vector_size(kVectorBytes)));
+  typedef double VU __attribute__((vector_size(kVectorBytes), aligned(8)));
+  typedef int64_t I __attribute__((vector_size(kVectorBytes)));
+  static constexpr int W = kVectorBytes / 8;
 };
+
+// How many queries one pass over the references keeps in registers: each needs D coordinates, a
+// best distance and a best index, next to the D reference coordinates and two temporaries.
+constexpr int queries_in_registers(int D) {
+  const int fit = (kVectorRegisters - D - 2) / (D + 2);
+  return fit < 1 ? 1 : (fit > 4 ? 4 : fit);
+}
 
 template <typename T>
 bool all_finite(const T* p, int64_t count) {
@@ -71,8 +89,10 @@ void brute_group(const T* q, const Transposed<T>& ref, T* dist, int32_t* idx) {
   }
   I jv = lane;
   for (int64_t j = 0; j < ref.m_pad; j += W, jv += W) {
+    using VU = typename Simd<T>::VU;
     V r[D];
-    for (int k = 0; k < D; ++k) std::memcpy(&r[k], &ref.coords[k * ref.m_pad + j], sizeof(V));
+#pragma GCC unroll 8
+    for (int k = 0; k < D; ++k) r[k] = *reinterpret_cast<const VU*>(&ref.coords[k * ref.m_pad + j]);
     for (int g = 0; g < G; ++g) {
       V diff = qv[g][0] - r[0];
       V acc = diff * diff;
@@ -98,7 +118,7 @@ void brute_group(const T* q, const Transposed<T>& ref, T* dist, int32_t* idx) {
 template <typename T, int D>
 void brute_queries(const T* q, int64_t begin, int64_t end, const Transposed<T>& ref, T* dist,
                    int32_t* idx) {
-  constexpr int G = D <= 3 ? 4 : (D <= 6 ? 2 : 1);  // what fits in 32 vector registers
+  constexpr int G = queries_in_registers(D);
   int64_t i = begin;
   for (; i + G <= end; i += G) brute_group<T, D, G>(q + i * D, ref, dist + i, idx + i);
   for (; i < end; ++i) brute_group<T, D, 1>(q + i * D, ref, dist + i, idx + i);
@@ -272,15 +292,11 @@ void nn_distance_grad_cpu(const T* a, const T* b, int64_t B, int64_t N, int64_t 
   });
 }
 
-#define POINTOPS_INSTANTIATE(T)                                                                \
-  template void nn_distance_cpu<T>(const T*, const T*, int64_t, int64_t, int64_t, int,         \
-                                   const int32_t*, const int32_t*, T*, int32_t*, T*, int32_t*, \
-                                   NnAlgorithm, const ParallelFor&);                           \
-  template void nn_distance_grad_cpu<T>(const T*, const T*, int64_t, int64_t, int64_t, int,    \
-                                        const int32_t*, const int32_t*, const T*, const T*, T*, \
-                                        T*, const ParallelFor&);
-POINTOPS_INSTANTIATE(float)
-POINTOPS_INSTANTIATE(double)
-#undef POINTOPS_INSTANTIATE
+void register_nn_cpu(CpuKernels& table) {
+  table.f32.nn_distance = &nn_distance_cpu<float>;
+  table.f64.nn_distance = &nn_distance_cpu<double>;
+  table.f32.nn_distance_grad = &nn_distance_grad_cpu<float>;
+  table.f64.nn_distance_grad = &nn_distance_grad_cpu<double>;
+}
 
 }  // namespace pointops

@@ -19,6 +19,7 @@ constexpr int kQueriesPerThread = 2;   // queries in registers: each shared-memo
 // points are then split into up to kMaxSplits ranges searched by different blocks, and a second
 // kernel keeps the best of the partial answers. kTargetWarps: enough warps for an H100's 132 SMs.
 constexpr int kMaxSplits = 8;
+constexpr int64_t kMaxGridY = 65535;  // CUDA's limit on gridDim.y
 constexpr int64_t kTargetWarps = 132 * 48;
 
 int split_count(int64_t B, int64_t N, int64_t M) {
@@ -75,11 +76,12 @@ __global__ void __launch_bounds__(kThreads) nn_forward_kernel(
     T* __restrict__ dist_ba, int32_t* __restrict__ idx_ba, T* __restrict__ part_dist,
     int32_t* __restrict__ part_idx) {
   const int dir = blockIdx.z, range = blockIdx.x % splits;
-  const int64_t batch = blockIdx.y;
   const int64_t n_pad = dir == 0 ? N : M, m_pad = dir == 0 ? M : N;
   constexpr int kQueriesPerBlock = kThreads * kQueriesPerThread;
   const int64_t block_start = int64_t(blockIdx.x / splits) * kQueriesPerBlock;
   if (block_start >= n_pad) return;
+  // gridDim.y is at most 65535: each block row serves every gridDim.y-th cloud.
+  for (int64_t batch = blockIdx.y; batch < B; batch += gridDim.y) {
   const T* query = (dir == 0 ? a : b) + batch * n_pad * D;
   const T* ref = (dir == 0 ? b : a) + batch * m_pad * D;
   const int64_t out_offset = splits == 1 ? batch * n_pad : range * B * (N + M) + dir * B * N + batch * n_pad;
@@ -124,6 +126,7 @@ __global__ void __launch_bounds__(kThreads) nn_forward_kernel(
     dist[i] = i < n ? best[s] : T(0);
     idx[i] = i < n ? best_i[s] : -1;
   }
+  }  // batch
 }
 
 // The best of the splits' partial answers for each point (both directions), by nn_better().
@@ -265,8 +268,8 @@ __global__ void nn_direct_grad_kernel(const T* __restrict__ x, const T* __restri
 // does. Key: the flat index of the target among [B*M points of b, then B*N points of a], or
 // B*M + B*N for an index out of range. Value: p.
 __global__ void nn_scatter_keys_kernel(const int32_t* __restrict__ idx_ab, const int32_t* __restrict__ idx_ba,
-                                       int64_t B, int64_t N, int64_t M, int32_t* __restrict__ keys,
-                                       int32_t* __restrict__ values) {
+                                       int64_t B, int64_t N, int64_t M, uint32_t* __restrict__ keys,
+                                       uint32_t* __restrict__ values) {
   const int64_t p = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (p >= B * (N + M)) return;
   const bool from_a = p < B * N;
@@ -274,11 +277,11 @@ __global__ void nn_scatter_keys_kernel(const int32_t* __restrict__ idx_ab, const
   const int64_t n = from_a ? N : M, m = from_a ? M : N;
   const int32_t j = from_a ? idx_ab[src] : idx_ba[src];
   const int64_t target_base = from_a ? 0 : B * M;
-  keys[p] = (j < 0 || j >= m) ? int32_t(B * (N + M)) : int32_t(target_base + (src / n) * m + j);
-  values[p] = int32_t(p);
+  keys[p] = (j < 0 || j >= m) ? uint32_t(B * (N + M)) : uint32_t(target_base + (src / n) * m + j);
+  values[p] = uint32_t(p);
 }
 
-__device__ int64_t lower_bound(const int32_t* keys, int64_t count, int32_t key) {
+__device__ int64_t lower_bound(const uint32_t* keys, int64_t count, uint32_t key) {
   int64_t lo = 0, hi = count;
   while (lo < hi) {
     const int64_t mid = (lo + hi) / 2;
@@ -291,15 +294,15 @@ __device__ int64_t lower_bound(const int32_t* keys, int64_t count, int32_t key) 
 // neighbour is t, in ascending order, of 2 g[s] (t - s). sorted_*: the keys above, stably sorted.
 template <typename T, int D>
 __global__ void nn_scatter_grad_kernel(const T* __restrict__ a, const T* __restrict__ b, int64_t B, int64_t N,
-                                       int64_t M, const int32_t* __restrict__ sorted_keys,
-                                       const int32_t* __restrict__ sorted_values, const T* __restrict__ g_ab,
+                                       int64_t M, const uint32_t* __restrict__ sorted_keys,
+                                       const uint32_t* __restrict__ sorted_values, const T* __restrict__ g_ab,
                                        const T* __restrict__ g_ba, T* __restrict__ grad_a, T* __restrict__ grad_b) {
   const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= B * (M + N)) return;
   const bool into_b = t < B * M;
   const T* target = into_b ? b + t * D : a + (t - B * M) * D;
   T* grad = into_b ? grad_b + t * D : grad_a + (t - B * M) * D;
-  int64_t s = lower_bound(sorted_keys, B * (N + M), int32_t(t));
+  int64_t s = lower_bound(sorted_keys, B * (N + M), uint32_t(t));
   T acc[D];
 #pragma unroll
   for (int k = 0; k < D; ++k) acc[k] = grad[k];
@@ -324,10 +327,10 @@ int sort_bits(int64_t max_key) {
 
 size_t cub_sort_bytes(int64_t count) {
   size_t bytes = 0;
-  cub::DeviceRadixSort::SortPairs(nullptr, bytes, static_cast<const int32_t*>(nullptr),
-                                  static_cast<int32_t*>(nullptr),
-                                  static_cast<const int32_t*>(nullptr),
-                                  static_cast<int32_t*>(nullptr), count);
+  cub::DeviceRadixSort::SortPairs(nullptr, bytes, static_cast<const uint32_t*>(nullptr),
+                                  static_cast<uint32_t*>(nullptr),
+                                  static_cast<const uint32_t*>(nullptr),
+                                  static_cast<uint32_t*>(nullptr), count);
   return bytes;
 }
 
@@ -346,6 +349,7 @@ CudaStatus nn_distance_cuda(const T* a, const T* b, int64_t B, int64_t N, int64_
                              const int32_t* a_len_host, const int32_t* b_len_host, T* dist_ab,
                              int32_t* idx_ab, T* dist_ba, int32_t* idx_ba, void* workspace,
                              cudaStream_t stream) {
+  if (B == 0) return 0;  // nothing to do (and a grid of 0 blocks is an error)
   // Copy the lengths only for padded batches: a copy from pageable host memory waits for the
   // stream, which would serialise every call.
   int32_t* lens = nullptr;
@@ -363,7 +367,8 @@ CudaStatus nn_distance_cuda(const T* a, const T* b, int64_t B, int64_t N, int64_
   T* part_dist = reinterpret_cast<T*>(static_cast<char*>(workspace) + align_up(sizeof(int32_t) * 2 * B));
   int32_t* part_idx = reinterpret_cast<int32_t*>(part_dist + splits * total);
   POINTOPS_CUDA_RETURN_IF_ERROR(dispatch_dim(D, [&](auto dim) {
-    const dim3 grid(blocks_for(std::max(N, M), kQueriesPerThread * kThreads) * splits, unsigned(B), 2);
+    const dim3 grid(blocks_for(std::max(N, M), kQueriesPerThread * kThreads) * splits,
+                    unsigned(std::min<int64_t>(B, kMaxGridY)), 2);
     nn_forward_kernel<T, decltype(dim)::value><<<grid, kThreads, 0, stream>>>(
         a, b, N, M, B, lens, splits, dist_ab, idx_ab, dist_ba, idx_ba, part_dist, part_idx);
     return static_cast<CudaStatus>(cudaGetLastError());
@@ -385,18 +390,26 @@ CudaStatus nn_distance_grad_cuda(const T* a, const T* b, int64_t B, int64_t N, i
                                   const int32_t* idx_ab, const int32_t* idx_ba, const T* g_ab,
                                   const T* g_ba, T* grad_a, T* grad_b, void* workspace,
                                   cudaStream_t stream) {
+  if (B == 0) return 0;  // nothing to do (and a grid of 0 blocks is an error)
+  // Keys and values are uint32: B * (N + M) < 2^32 since the doors keep B * max(N, M) < 2^31.
   const int64_t count = B * (N + M);
-  const size_t array_bytes = align_up(sizeof(int32_t) * count);
+  const size_t array_bytes = align_up(sizeof(uint32_t) * count);
   char* ws = static_cast<char*>(workspace);
-  int32_t* keys_in = reinterpret_cast<int32_t*>(ws);
-  int32_t* values_in = reinterpret_cast<int32_t*>(ws + array_bytes);
-  int32_t* keys_out = reinterpret_cast<int32_t*>(ws + 2 * array_bytes);
-  int32_t* values_out = reinterpret_cast<int32_t*>(ws + 3 * array_bytes);
+  uint32_t* keys_in = reinterpret_cast<uint32_t*>(ws);
+  uint32_t* values_in = reinterpret_cast<uint32_t*>(ws + array_bytes);
+  uint32_t* keys_out = reinterpret_cast<uint32_t*>(ws + 2 * array_bytes);
+  uint32_t* values_out = reinterpret_cast<uint32_t*>(ws + 3 * array_bytes);
   size_t temp_bytes = cub_sort_bytes(count);
+  // The one-kernel path needs its shared memory: up to 96 KB where the device allows that much
+  // (sm_75 allows 64 KB); larger clouds, and devices with less, take the sorting path.
+  int device = 0, optin = 0;
+  POINTOPS_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  POINTOPS_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  const size_t shared_limit = std::min(kSmallGradMaxShared, size_t(optin));
   return dispatch_dim(D, [&](auto dim) -> CudaStatus {
     constexpr int kD = decltype(dim)::value;
     const size_t shared = small_grad_shared_bytes(N, M);
-    if (shared <= kSmallGradMaxShared) {  // one kernel, no device-wide sort
+    if (shared <= shared_limit) {  // one kernel, no device-wide sort
       auto kernel = nn_grad_small_kernel<T, kD>;
       POINTOPS_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared)));
       kernel<<<dim3(unsigned(B), 2), kSmallGradThreads, shared, stream>>>(a, b, N, M, idx_ab, idx_ba, g_ab, g_ba,

@@ -67,7 +67,9 @@ std::string check_emd_cost_range(const char* op, const T* a, const T* b, int64_t
                                  const int32_t* len, const T* gap) {
   for (int64_t c = 0; c < B; ++c) {
     if (!(gap[c] == std::numeric_limits<T>::infinity())) continue;
-    double span2 = 0;
+    // The extent of the bounding box, scaled by its widest side so that it cannot overflow itself.
+    std::vector<double> extent(D);
+    double widest = 0;
     for (int k = 0; k < D; ++k) {
       double lo = a[c * N * D + k], hi = lo;
       for (int64_t i = 0; i < len[c]; ++i)
@@ -75,13 +77,16 @@ std::string check_emd_cost_range(const char* op, const T* a, const T* b, int64_t
           lo = std::min(lo, double(*p));
           hi = std::max(hi, double(*p));
         }
-      span2 += (hi - lo) * (hi - lo);
+      extent[k] = hi - lo;
+      widest = std::max(widest, extent[k]);
     }
+    double sum = 0;
+    for (double e : extent) sum += (e / widest) * (e / widest);
     const char* type = sizeof(T) == 4 ? "float32" : "float64";
-    char buffer[96];
-    std::snprintf(buffer, sizeof buffer, "%.3g, so squared distances reach %.3g", std::sqrt(span2), span2);
+    char span[32];
+    std::snprintf(span, sizeof span, "%.3g", widest * std::sqrt(sum));
     return std::string(op) + ": the pair costs of cloud " + std::to_string(c) + " overflow " + type +
-           ": its points span " + buffer + " (" + type + "'s largest value is " +
+           ": its points span " + span + ", whose square exceeds " + type + "'s largest value (" +
            (sizeof(T) == 4 ? "3.4e+38" : "1.8e+308") + "); scale the clouds down" +
            (sizeof(T) == 4 ? " or use float64" : "");
   }

@@ -33,8 +33,8 @@ def _static_shape_error(op, a_shape, b_shape, equal_sizes):
     if equal_sizes and None not in (n, m) and n != m:
         return f"{op}: EMD here needs equal sizes N == M (a one-to-one assignment), {shapes}"
     batch = ba if ba is not None else bb
-    if batch is not None and max(n or 0, m or 0) * batch > INT32_MAX:
-        return f"{op}: B * N and B * M must be below 2^31, {shapes}"
+    if batch is not None and max(n or 0, m or 0) * batch > INT32_MAX - 1024:
+        return f"{op}: B * N and B * M must be below 2^31 - 1024, {shapes}"
     return None
 
 

@@ -73,8 +73,18 @@ def test_cuda_kernels_are_registered_for_the_gpu():
         assert {"CPU", "GPU"} <= devices, (op, devices)
 
 
-CUOBJDUMP = shutil.which("cuobjdump") or next(
-    (str(p) for p in (Path("/usr/local/cuda/bin/cuobjdump"),) if p.exists()), None)
+def find_cuobjdump():
+    """cuobjdump on PATH, in the CUDA toolkit, or from the nvidia-cuda-cuobjdump wheel (the test extras)."""
+    candidates = [shutil.which("cuobjdump"), "/usr/local/cuda/bin/cuobjdump"]
+    try:
+        import nvidia
+        candidates += [str(Path(p) / sub / "bin" / "cuobjdump") for p in nvidia.__path__ for sub in ("cu13", "cu12")]
+    except ImportError:
+        pass
+    return next((c for c in candidates if c and Path(c).exists()), None)
+
+
+CUOBJDUMP = find_cuobjdump()
 
 
 @pytest.mark.skipif(not CUDA_BUILT or CUOBJDUMP is None, reason="no CUDA kernels built, or no cuobjdump")

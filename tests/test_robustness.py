@@ -147,6 +147,26 @@ def test_allocation_failure_in_a_worker_is_a_memory_error():
     """)
 
 
+def test_allocation_failure_in_a_tf_kernel_is_resource_exhausted():
+    """TF's outputs (96 MB) fit under the limit, the kernel's k-d trees (about 200 MB) do not: the
+    std::bad_alloc of a worker becomes ResourceExhaustedError, and the process goes on."""
+    out = expect_ok("""
+        import resource, numpy as np, pytest, tensorflow as tf, pointops
+        rng = np.random.default_rng(4)
+        a = tf.constant(rng.random((2, 3_000_000, 3), dtype=np.float32))
+        b = tf.constant(rng.random((2, 3_000_000, 3), dtype=np.float32))
+        pointops.nn_distance(a[:, :1000], b[:, :1000])
+        used = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+        resource.setrlimit(resource.RLIMIT_AS, (used + 160 * 2**20, resource.RLIM_INFINITY))
+        with pytest.raises(tf.errors.ResourceExhaustedError) as err:
+            pointops.nn_distance(a, b, algorithm="tree")
+        resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        print(err.value.message.split("}}")[-1].strip()[:60])
+        print(pointops.nn_distance(a[:, :100], b[:, :100])[0].shape)
+    """)
+    assert "(2, 100)" in out
+
+
 def test_keras_submodule_is_there_after_a_plain_import():
     out = expect_ok("""
         import pointops, sys

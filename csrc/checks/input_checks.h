@@ -32,8 +32,9 @@ inline std::string check_point_sets(const char* op, const std::vector<int64_t>& 
   if (a[2] < 1 || a[2] > 8) return name + ": point dimension D must be in [1, 8]" + shapes;
   if (a[1] < 1 || b[1] < 1) return name + ": point sets must not be empty" + shapes;
   if (equal_sizes && a[1] != b[1]) return name + ": EMD here needs equal sizes N == M (a one-to-one assignment)" + shapes;
-  if (a[0] * std::max(a[1], b[1]) > std::numeric_limits<int32_t>::max())
-    return name + ": B * N and B * M must be below 2^31" + shapes;
+  // Indices are int32 (with room for SIMD padding past the last point); sizes and products are 64-bit.
+  if (a[0] * std::max(a[1], b[1]) > std::numeric_limits<int32_t>::max() - 1024)
+    return name + ": B * N and B * M must be below 2^31 - 1024" + shapes;
   return "";
 }
 

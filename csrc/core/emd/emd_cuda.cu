@@ -143,7 +143,7 @@ __global__ void __launch_bounds__(kThreads, 1) auction_kernel(const T* a_all, co
   T* price = s.price + cloud * N;
   if (in_shared) {
     T* b_shared = reinterpret_cast<T*>(dynamic_smem);
-    for (int e = threadIdx.x; e < n * D; e += kThreads) b_shared[e] = b[e];
+    for (int64_t e = threadIdx.x; e < int64_t(n) * D; e += kThreads) b_shared[e] = b[e];
     b = b_shared;
     price = reinterpret_cast<T*>(dynamic_smem + sizeof(T) * N * D);
     __syncthreads();
@@ -166,7 +166,7 @@ __global__ void __launch_bounds__(kThreads, 1) auction_kernel(const T* a_all, co
   for (int k = 0; k < D; ++k) {
     T lo = T(INFINITY), hi = T(-INFINITY);
     for (int i = threadIdx.x; i < n; i += kThreads) {
-      const T va = a[i * D + k], vb = b[i * D + k];
+      const T va = a[int64_t(i) * D + k], vb = b[int64_t(i) * D + k];
       non_finite += !(isfinite(va) && isfinite(vb));
       lo = fmin(lo, fmin(va, vb));
       hi = fmax(hi, fmax(va, vb));
@@ -207,7 +207,7 @@ __global__ void __launch_bounds__(kThreads, 1) auction_kernel(const T* a_all, co
       if (i < n) {
         const int32_t j = assign[i];
         requeue = first || j < 0 ||
-                  -pair_cost<D>(a + i * D, b + int64_t(j) * D, squared) - price[j] < pi[i] - T(eps);
+                  -pair_cost<D>(a + int64_t(i) * D, b + int64_t(j) * D, squared) - price[j] < pi[i] - T(eps);
         if (requeue && j >= 0) owner[j] = -1, assign[i] = -1;
       }
       int total;

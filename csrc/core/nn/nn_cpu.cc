@@ -235,7 +235,7 @@ void add_direct_terms(const T* x, const T* y, int64_t n, int64_t m, const int32_
     const int32_t j = idx[i];
     if (j < 0 || j >= m) continue;
     const T scale = T(2) * g[i];
-    for (int k = 0; k < D; ++k) gx[i * D + k] = (x[i * D + k] - y[j * D + k]) * scale;
+    for (int k = 0; k < D; ++k) gx[i * D + k] = (x[i * D + k] - y[int64_t(j) * D + k]) * scale;
   }
 }
 
@@ -246,7 +246,7 @@ void add_scatter_terms(const T* x, const T* y, int64_t n, int64_t m, const int32
     const int32_t j = idx[i];
     if (j < 0 || j >= m) continue;
     const T scale = T(2) * g[i];
-    for (int k = 0; k < D; ++k) gy[j * D + k] += (y[j * D + k] - x[i * D + k]) * scale;
+    for (int k = 0; k < D; ++k) gy[int64_t(j) * D + k] += (y[int64_t(j) * D + k] - x[i * D + k]) * scale;
   }
 }
 

@@ -50,13 +50,15 @@ def test_losses_serialize():
         assert type(clone) is type(loss) and clone.get_config() == loss.get_config()
 
 
-@pytest.mark.parametrize("fn", [
-    lambda a, b: pointops.chamfer_distance(a, b),
-    lambda a, b: pointops.emd(a, b),
-    lambda a, b: pointops.density_aware_chamfer(a, b, alpha=10.0),
-    lambda a, b: pointops.f_score(a, b, 0.2)[0],
+# EMD: the XLA fallback runs the reference auction, another algorithm than the compiled one; both are
+# certified within eps = 1e-3 of the optimum, so that is how far apart they may be (seen: 3.5e-5).
+@pytest.mark.parametrize("fn,rtol", [
+    (lambda a, b: pointops.chamfer_distance(a, b), 1e-5),
+    (lambda a, b: pointops.emd(a, b), 1e-3),
+    (lambda a, b: pointops.density_aware_chamfer(a, b, alpha=10.0), 1e-5),
+    (lambda a, b: pointops.f_score(a, b, 0.2)[0], 1e-5),
 ], ids=["chamfer", "emd", "dcd", "fscore"])
-def test_xla_falls_back_to_the_same_value(rng, fn, monkeypatch):
+def test_xla_falls_back_to_the_same_value(rng, fn, rtol, monkeypatch):
     monkeypatch.setattr(_backend, "_warned_xla", False)
     a = tf.constant(rng.random((2, 24, 3)).astype(np.float32))
     b = tf.constant(rng.random((2, 24, 3)).astype(np.float32))
@@ -67,7 +69,7 @@ def test_xla_falls_back_to_the_same_value(rng, fn, monkeypatch):
         jitted(a + 0.5, b)
     xla_warnings = [w for w in caught if "jit_compile=False" in str(w.message)]
     assert len(xla_warnings) == 1
-    np.testing.assert_allclose(first.numpy(), fn(a, b).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(first.numpy(), fn(a, b).numpy(), rtol=rtol)
 
 
 def test_mixed_float16_policy(rng):

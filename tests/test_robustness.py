@@ -148,23 +148,25 @@ def test_allocation_failure_in_a_worker_is_a_memory_error():
 
 
 def test_allocation_failure_in_a_tf_kernel_is_resource_exhausted():
-    """TF's outputs (96 MB) fit under the limit, the kernel's k-d trees (about 200 MB) do not: the
+    """Under an address-space limit 400 MB above what the process uses, TF's outputs (192 MB) fit and
+    the kernel's two k-d trees (860 MB, D = 8) do not, whatever slack malloc's arenas hold: the
     std::bad_alloc of a worker becomes ResourceExhaustedError, and the process goes on."""
     out = expect_ok("""
         import resource, numpy as np, pytest, tensorflow as tf, pointops
         rng = np.random.default_rng(4)
-        a = tf.constant(rng.random((2, 3_000_000, 3), dtype=np.float32))
-        b = tf.constant(rng.random((2, 3_000_000, 3), dtype=np.float32))
+        a = tf.constant(rng.random((1, 12_000_000, 8), dtype=np.float32))
+        b = tf.constant(rng.random((1, 12_000_000, 8), dtype=np.float32))
         pointops.nn_distance(a[:, :1000], b[:, :1000])
         used = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
-        resource.setrlimit(resource.RLIMIT_AS, (used + 160 * 2**20, resource.RLIM_INFINITY))
+        resource.setrlimit(resource.RLIMIT_AS, (used + 400 * 2**20, resource.RLIM_INFINITY))
         with pytest.raises(tf.errors.ResourceExhaustedError) as err:
             pointops.nn_distance(a, b, algorithm="tree")
         resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-        print(err.value.message.split("}}")[-1].strip()[:60])
+        print(err.value.message.split("}}")[-1].strip()[:80])
         print(pointops.nn_distance(a[:, :100], b[:, :100])[0].shape)
     """)
-    assert "(2, 100)" in out
+    assert "(1, 100)" in out
+    assert "out of memory in the CPU kernel" in out
 
 
 def test_keras_submodule_is_there_after_a_plain_import():
@@ -201,3 +203,35 @@ def test_command_hides_tensorflow_start_up_log():
     assert run.returncode == 0
     assert "cpu_level" in run.stdout
     assert "oneDNN" not in run.stderr and "absl" not in run.stderr and "cuda" not in run.stderr.lower()
+
+
+def test_parameters_out_of_range_are_errors_not_other_answers():
+    """A negative F-score threshold used to act as its absolute value (it is squared); an int64
+    neighbour index past int32 used to wrap into range."""
+    expect_ok("""
+        import numpy as np, pytest, tensorflow as tf, pointops
+        from pointops import _C
+        a = np.random.default_rng(6).random((1, 20, 3)).astype(np.float32)
+        for bad in (-0.1, float("nan"), float("inf")):
+            with pytest.raises(ValueError, match="threshold must be finite and >= 0"):
+                pointops.f_score(a, a[:, ::-1], bad)
+            with pytest.raises(ValueError, match="threshold"):
+                pointops.reference.f_score(a, a[:, ::-1], bad)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="threshold must be >= 0"):
+            pointops.f_score(a, a, tf.constant(-0.1))
+        for bad in (0.0, -5.0, float("nan")):
+            with pytest.raises(ValueError, match="alpha must be finite and > 0"):
+                pointops.density_aware_chamfer(a, a, alpha=bad)
+        with pytest.raises(ValueError, match="n_lambda"):
+            pointops.density_aware_chamfer(a, a, n_lambda=-1.0)
+        b = a[:, ::-1] + np.float32(0.01)
+        _, idx_ab, _, idx_ba = _C.nn_distance(a, b)
+        wrapped = idx_ab.astype(np.int64) + 2**32  # would read as the same indices if wrapped
+        g = np.ones((1, 20), np.float32)
+        grad_a, grad_b = _C.nn_distance_grad(a, b, wrapped, idx_ba, g, g)
+        out_of_range = _C.nn_distance_grad(a, b, np.full_like(idx_ab, -1), idx_ba, g, g)
+        in_range = _C.nn_distance_grad(a, b, idx_ab, idx_ba, g, g)
+        assert np.array_equal(grad_a, out_of_range[0]) and np.array_equal(grad_b, out_of_range[1])
+        assert not np.array_equal(grad_a, in_range[0])
+    """)
+

@@ -67,8 +67,8 @@ py::tuple nn_distance_grad(const py::handle& a_obj, const py::handle& b_obj, con
   raise_if(check_point_sets("nn_distance_grad", dims_of(a), dims_of(b), false));
   if (!a.dtype().is(b.dtype())) throw py::type_error("nn_distance_grad: a and b must have the same dtype");
   const std::vector<int64_t> ab = {a.shape(0), a.shape(1)}, ba = {b.shape(0), b.shape(1)};
-  auto idx_ab = py::array_t<int32_t, py::array::c_style | py::array::forcecast>::ensure(idx_ab_obj);
-  auto idx_ba = py::array_t<int32_t, py::array::c_style | py::array::forcecast>::ensure(idx_ba_obj);
+  auto idx_ab = index_array(idx_ab_obj, "nn_distance_grad: idx_ab");
+  auto idx_ba = index_array(idx_ba_obj, "nn_distance_grad: idx_ba");
   py::array g_ab = py::array::ensure(g_ab_obj, py::array::c_style), g_ba = py::array::ensure(g_ba_obj, py::array::c_style);
   g_ab = g_ab.attr("astype")(a.dtype()), g_ba = g_ba.attr("astype")(a.dtype());
   raise_if(check_shape("nn_distance_grad", "idx_ab", dims_of(idx_ab), ab));

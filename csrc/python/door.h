@@ -3,6 +3,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -55,6 +56,17 @@ inline py::array_t<int32_t> checked_lengths_array(const char* op, const char* na
   raise_if(check_lengths(op, name, wide.data(), dims_of(wide), B, full));
   for (int64_t i = 0; i < B; ++i) out.mutable_data()[i] = int32_t(wide.data()[i]);
   return out;
+}
+
+// Neighbour indices as int32: any integer array, saturated (not wrapped) into [-1, INT32_MAX], so
+// that an out-of-range index stays out of range and contributes nothing (nn.h).
+inline py::array_t<int32_t> index_array(const py::handle& obj, const char* name) {
+  py::array given = py::array::ensure(obj);
+  if (!given || (given.dtype().kind() != 'i' && given.dtype().kind() != 'u'))
+    throw py::type_error(std::string(name) + " must be an integer array");
+  if (given.dtype().itemsize() > 4 || given.dtype().kind() == 'u')
+    given = given.attr("clip")(given.dtype().kind() == 'u' ? 0 : -1, std::numeric_limits<int32_t>::max());
+  return py::array_t<int32_t, py::array::c_style | py::array::forcecast>::ensure(given);
 }
 
 // Checks a [B,N,D], b [B,M,D] and the lengths; returns the lengths as int32 arrays.

@@ -16,11 +16,20 @@ def info(_argv):
     return 0
 
 
+def bench(rest):
+    try:
+        from pointops.bench import main as bench_main
+    except ImportError as err:  # a plain install: the benchmark's baselines and plots are extras
+        print(f"pointops bench needs the benchmark extras ({err.name} is missing): pip install 'pointops[bench]'",
+              file=sys.stderr)
+        return 2
+    return bench_main(rest)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     argv = [arg for arg in argv if arg != "--verbose"]  # read by pointops._cli_log at import
-    commands = {"info": info,
-                "bench": lambda rest: __import__("pointops.bench", fromlist=["main"]).main(rest),
+    commands = {"info": info, "bench": bench,
                 "eval": lambda rest: __import__("pointops.evaluate", fromlist=["main"]).main(rest)}
     parser = argparse.ArgumentParser(prog="python -m pointops", description="pointops command line")
     parser.add_argument("command", choices=sorted(commands), help="info: backend and versions; bench: benchmark; "

@@ -81,10 +81,11 @@ QEMU = shutil.which("qemu-x86_64-static") or shutil.which("qemu-x86_64")
 
 @pytest.mark.skipif(QEMU is None or os.uname().machine != "x86_64",
                     reason="qemu's x86-64 user-mode emulator is not installed (.ci/run installs it)")
-@pytest.mark.parametrize("cpu,level", [("SandyBridge", "avx"), ("Haswell", "avx2")])
+@pytest.mark.parametrize("cpu,level", [("Nehalem", "baseline"), ("SandyBridge", "avx"), ("Haswell", "avx2")])
 def test_runs_on_an_emulated_older_cpu(tmp_path, cpu, level):
-    """The build runs, and picks the right level, on CPUs older than this one: an AVX-only Sandy
-    Bridge and an AVX2 Haswell (a binary built for AVX-512 would die there with SIGILL)."""
+    """The build runs, and picks the right level, on CPUs older than this one: a Nehalem without
+    AVX (TensorFlow needs AVX, pointops._C does not), an AVX-only Sandy Bridge and an AVX2 Haswell
+    (a binary built for AVX-512 would die there with SIGILL)."""
     if level not in LEVELS:
         pytest.skip(f"this build has no {level} level")
     report, outputs = probe(tmp_path, None, (QEMU, "-cpu", cpu))

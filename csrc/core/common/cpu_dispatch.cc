@@ -28,21 +28,17 @@ struct Level {
 };
 
 #if defined(POINTOPS_CPU_LEVEL_avx)
-// __builtin_cpu_supports also checks that the OS saves the vector registers (XGETBV), so a CPU
-// with AVX-512 under an OS or hypervisor that does not enable it reports no AVX-512.
+// Each level is compiled for an x86-64 microarchitecture level (CMakeLists.txt: x86-64-v2 plus AVX,
+// x86-64-v3, x86-64-v4), so each checks that whole level, not only its vector extension: the compiler
+// may use any instruction the level includes (POPCNT, MOVBE, LZCNT, BMI, F16C, ...).
+// __builtin_cpu_supports also checks that the OS saves the vector registers (XGETBV), so a CPU with
+// AVX-512 under an OS or hypervisor that does not enable it reports no AVX-512.
 bool has_avx() {
   __builtin_cpu_init();  // may run before any constructor that would have called it
-  return __builtin_cpu_supports("avx");
+  return __builtin_cpu_supports("x86-64-v2") && __builtin_cpu_supports("avx");
 }
-bool has_avx2() {
-  return has_avx() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-         __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
-}
-bool has_avx512() {
-  return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
-         __builtin_cpu_supports("avx512vl");
-}
+bool has_avx2() { return has_avx() && __builtin_cpu_supports("x86-64-v3"); }
+bool has_avx512() { return has_avx2() && __builtin_cpu_supports("x86-64-v4"); }
 #endif
 
 const std::vector<Level>& levels() {  // lowest first

@@ -153,6 +153,7 @@ def backend_info():
     info = build_info()
     gpus = tf.config.list_physical_devices("GPU")
     cuda_built = info.get("cuda", "OFF") == "ON"
+    level, levels = cpu_levels()
     if _ops is None:
         active = "reference (pure TensorFlow)"
     elif gpus and cuda_built and _cuda_problem is None:
@@ -164,8 +165,8 @@ def backend_info():
         "reason": _reason,
         "tensorflow": tf.__version__,
         "built_against_tensorflow": info.get("tensorflow_version"),
-        "cpu_level": cpu_levels()[0],
-        "cpu_levels_supported": cpu_levels()[1],
+        "cpu_level": level,
+        "cpu_levels_supported": levels,
         "cuda_kernels_built": cuda_built,
         "cuda_built_with": info.get("cuda_version") if cuda_built else None,
         "cuda_kernels_usable": cuda_built and _cuda_problem is None,

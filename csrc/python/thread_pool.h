@@ -4,8 +4,6 @@
 // for calls big enough to pay for them.
 #include <algorithm>
 #include <atomic>
-#include <exception>
-#include <mutex>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -28,19 +26,14 @@ inline ParallelFor thread_pool_parallel_for(int threads) {
     }
     const int64_t chunk = std::max<int64_t>(1, total / (int64_t(workers) * 8));
     std::atomic<int64_t> next{0};
-    // An exception in a worker (std::bad_alloc above all) must not terminate the process: the
-    // first one stops the hand-out of chunks and is rethrown on the caller's thread after the join,
-    // where pybind11 turns it into a Python exception (MemoryError for bad_alloc).
-    std::exception_ptr failure;
-    std::mutex failure_mutex;
+    // The first exception of a worker stops the hand-out of chunks and is rethrown here after the
+    // join, where pybind11 turns it into a Python exception (MemoryError for std::bad_alloc).
+    FirstFailure failure;
     auto run = [&] {
-      try {
-        for (int64_t begin; (begin = next.fetch_add(chunk)) < total;) fn(begin, std::min(total, begin + chunk));
-      } catch (...) {
-        next = total;
-        const std::lock_guard<std::mutex> lock(failure_mutex);
-        if (!failure) failure = std::current_exception();
-      }
+      failure.run([&] {
+        for (int64_t begin; !failure.failed() && (begin = next.fetch_add(chunk)) < total;)
+          fn(begin, std::min(total, begin + chunk));
+      });
     };
     std::vector<std::thread> pool;
     try {
@@ -51,7 +44,7 @@ inline ParallelFor thread_pool_parallel_for(int threads) {
     }
     run();
     for (auto& t : pool) t.join();
-    if (failure) std::rethrow_exception(failure);
+    failure.rethrow_if_failed();
   };
 }
 

@@ -1,9 +1,6 @@
 #pragma once
 // Helpers for the TensorFlow kernels: TF's CPU pool as a ParallelFor, TF's CUDA stream,
 // shapes as vectors for the shared checks, and the lengths check.
-#include <atomic>
-#include <exception>
-#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -38,21 +35,10 @@ using tensorflow::shape_inference::ShapeHandle;
 inline ParallelFor tf_parallel_for(tensorflow::OpKernelContext* ctx) {
   auto* workers = ctx->device()->tensorflow_cpu_worker_threads();
   return [workers](int64_t total, int64_t cost_per_unit, const RangeFn& fn) {
-    std::exception_ptr failure;
-    std::mutex failure_mutex;
-    std::atomic<bool> failed{false};
+    FirstFailure failure;
     tensorflow::Shard(workers->num_threads, workers->workers, total, cost_per_unit,
-                      [&](int64_t begin, int64_t end) {
-                        if (failed) return;
-                        try {
-                          fn(begin, end);
-                        } catch (...) {
-                          const std::lock_guard<std::mutex> lock(failure_mutex);
-                          if (!failure) failure = std::current_exception();
-                          failed = true;
-                        }
-                      });
-    if (failure) std::rethrow_exception(failure);
+                      [&](int64_t begin, int64_t end) { failure.run([&] { fn(begin, end); }); });
+    failure.rethrow_if_failed();
   };
 }
 

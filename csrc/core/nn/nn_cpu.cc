@@ -21,10 +21,10 @@ namespace {
 // under NnAlgorithm::kAuto; below it the brute force is faster on these sizes.
 constexpr int64_t kTreeMinPairs = int64_t(1) << 24;
 constexpr int kTreeMaxDim = 4;
-// Under kAuto the uniform grid takes 2D clouds of more than 2048 x 2048 pairs and 3D clouds where
-// the k-d tree would (measured on uniform and sphere-surface clouds: benchmarks/CPU_NOTES.md); a
-// cell of more than kGridMaxCell points means too uneven a cloud for the grid.
-constexpr int64_t kGridMinPairs2d = (int64_t(1) << 22) + 1;
+// Under kAuto the uniform grid takes 2D clouds from 2048 x 2048 pairs and 3D clouds where the k-d
+// tree would (measured on uniform and sphere-surface clouds: benchmarks/CPU_NOTES.md); a cell of
+// more than kGridMaxCell points means too uneven a cloud for the grid.
+constexpr int64_t kGridMinPairs2d = int64_t(1) << 22;
 constexpr int64_t kGridMaxCell = 128;
 
 // SIMD vectors through GCC's vector extensions, as wide as the level's registers (one source for
@@ -233,7 +233,7 @@ void nn_distance_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M
   for (int64_t bi = 0; bi < B; ++bi) {
     for (int dir = 0; dir < 2; ++dir) {
       const int64_t n = sides[2 * bi + dir].len;
-      const int64_t chunk = path[bi] == Path::kTree ? 1024 : (path[bi] == Path::kGrid ? 256 : 64);
+      const int64_t chunk = path[bi] == Path::kTree || path[bi] == Path::kGrid ? 1024 : 64;
       for (int64_t i = 0; i < n; i += chunk) items.push_back({bi, dir, i, std::min(n, i + chunk)});
     }
   }

@@ -4,7 +4,7 @@ import tensorflow as tf
 from pointops import _backend, _chamfer, _density, _inputs, reference
 
 # NnAlgorithm in csrc/core/nn/nn.h; the CPU kernel's choice, which never changes the result.
-_ALGORITHMS = {"auto": 0, "brute": 1, "tree": 2, "grid": 3}
+_ALGORITHMS = {"auto": 0, "brute": 1, "tree": 2}
 
 
 def nn_distance(a, b, a_lengths=None, b_lengths=None, *, algorithm="auto"):
@@ -15,8 +15,8 @@ def nn_distance(a, b, a_lengths=None, b_lengths=None, *, algorithm="auto"):
     Returns (dist_ab [B, N], idx_ab [B, N] int32, dist_ba [B, M], idx_ba [B, M] int32): squared
     Euclidean distances (in the input dtype) and neighbour indices; padded points get 0 and -1.
     Ties go to the lowest index. A NaN coordinate gives NaN distances (NaN in, NaN out).
-    Gradients flow to a and b through the distances. `algorithm` ("auto", "brute", "tree", "grid")
-    picks the CPU search (the grid serves D = 2 and 3) and never changes the result.
+    Gradients flow to a and b through the distances. `algorithm` ("auto", "brute", "tree") picks
+    the CPU search and never changes the result.
     """
     ops = _backend.compiled_ops()
     if ops is None:

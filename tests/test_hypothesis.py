@@ -19,7 +19,7 @@ def clouds(draw):
     a_len = rng.integers(1, N + 1, size=B).astype(np.int32)
     b_len = rng.integers(1, M + 1, size=B).astype(np.int32)
     dtype = draw(st.sampled_from([np.float32, np.float64]))
-    algorithm = draw(st.sampled_from(["auto", "brute", "tree", "grid"]))
+    algorithm = draw(st.sampled_from(["auto", "brute", "tree"]))
     return a.astype(dtype), b.astype(dtype), a_len, b_len, algorithm
 
 

@@ -7,7 +7,7 @@ from conftest import kdtree_nn, numpy_nn
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("algorithm", ["brute", "tree", "grid"])
+@pytest.mark.parametrize("algorithm", ["brute", "tree"])
 def test_nn_distance(rng, dtype, algorithm):
     a = rng.standard_normal((2, 500, 3)).astype(dtype)
     b = rng.standard_normal((2, 400, 3)).astype(dtype)
@@ -59,7 +59,7 @@ def test_threads_do_not_change_results(rng):
     """Big enough for the module's pool to start a second thread (small calls stay on the caller's):
     the same bits as one thread, for every CPU entry point."""
     a, b = rng.standard_normal((8, 5000, 3)), rng.standard_normal((8, 4500, 3))
-    for algorithm in ("brute", "tree", "grid"):
+    for algorithm in ("brute", "tree"):
         one = _C.nn_distance(a, b, algorithm=algorithm, threads=1)
         two = _C.nn_distance(a, b, algorithm=algorithm, threads=2)
         assert all(x.tobytes() == y.tobytes() for x, y in zip(one, two))

@@ -13,8 +13,7 @@ NnAlgorithm parse_algorithm(const std::string& name) {
   if (name == "auto") return NnAlgorithm::kAuto;
   if (name == "brute") return NnAlgorithm::kBruteForce;
   if (name == "tree") return NnAlgorithm::kTree;
-  if (name == "grid") return NnAlgorithm::kGrid;
-  throw py::value_error("algorithm must be 'auto', 'brute', 'tree' or 'grid', got '" + name + "'");
+  throw py::value_error("algorithm must be 'auto', 'brute' or 'tree', got '" + name + "'");
 }
 
 template <typename T>

@@ -15,7 +15,7 @@ REGISTER_OP("PointopsNnDistance")
     .Output("dist_ba: T")    // [B, M]
     .Output("idx_ba: int32")  // [B, M]
     .Attr("T: {float, double}")
-    .Attr("algorithm: int = 0")  // NnAlgorithm: 0 auto, 1 brute force, 2 k-d tree, 3 grid (CPU only)
+    .Attr("algorithm: int = 0")  // NnAlgorithm: 0 auto, 1 brute force, 2 k-d tree (CPU only)
     .SetShapeFn([](InferenceContext* c) {
       ShapeHandle a, b, a_len, b_len;
       TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &a));

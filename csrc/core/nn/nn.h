@@ -12,9 +12,8 @@
 namespace pointops {
 
 // How the CPU kernel searches. kAuto picks per cloud from the sizes; every choice gives the
-// same bits (ties go to the lowest index on every path). kGrid serves D = 2 and 3 (other D, and
-// clouds too uneven for a grid, take kAuto's choice).
-enum class NnAlgorithm : int { kAuto = 0, kBruteForce = 1, kTree = 2, kGrid = 3 };
+// same bits (ties go to the lowest index on every path).
+enum class NnAlgorithm : int { kAuto = 0, kBruteForce = 1, kTree = 2 };
 
 // The CPU versions are compiled once per CPU level and reached through cpu_kernels_of<T>()
 // (common/cpu_dispatch.h), never called by name from outside their level.

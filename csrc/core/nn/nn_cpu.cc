@@ -5,12 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <type_traits>
 #include <vector>
 
 #include "common/cpu_dispatch.h"
 #include "common/dispatch.h"
-#include "nn/grid.h"
 #include "nn/kdtree.h"
 #include "nn/nn.h"
 
@@ -21,11 +19,6 @@ namespace {
 // under NnAlgorithm::kAuto; below it the brute force is faster on these sizes.
 constexpr int64_t kTreeMinPairs = int64_t(1) << 24;
 constexpr int kTreeMaxDim = 4;
-// Under kAuto the uniform grid takes 2D clouds from 2048 x 2048 pairs and 3D clouds where the k-d
-// tree would (measured on uniform and sphere-surface clouds: benchmarks/CPU_NOTES.md); a cell of
-// more than kGridMaxCell points means too uneven a cloud for the grid.
-constexpr int64_t kGridMinPairs2d = int64_t(1) << 22;
-constexpr int64_t kGridMaxCell = 128;
 
 // SIMD vectors through GCC's vector extensions, as wide as the level's registers (one source for
 // every CPU level and for float and double): 64 bytes with AVX-512, 32 with AVX, 16 otherwise
@@ -147,11 +140,7 @@ void scalar_queries(const T* q, int64_t begin, int64_t end, const T* ref, int64_
   }
 }
 
-enum class Path { kScalar, kBrute, kTree, kGrid };
-
-// A grid only exists for D = 2 and 3.
-constexpr bool has_grid(int D) { return D == 2 || D == 3; }
-struct NoGrid {};
+enum class Path { kScalar, kBrute, kTree };
 
 // What one side of one cloud needs for its queries (the search structure over its points).
 template <typename T, int D>
@@ -160,20 +149,7 @@ struct Side {
   int64_t len = 0;
   Transposed<T> transposed;
   KdTree<T, D> tree;
-  std::conditional_t<has_grid(D), Grid<T, D>, NoGrid> grid;
 };
-
-// The search when the caller leaves it to us (NnAlgorithm::kAuto), for a cloud of these sizes;
-// without_grid: the choice where no grid can be built.
-template <int D>
-Path without_grid(int64_t pairs) {
-  return (D <= kTreeMaxDim && pairs > kTreeMinPairs) ? Path::kTree : Path::kBrute;
-}
-template <int D>
-Path auto_path(int64_t pairs) {
-  const bool grid = (D == 2 && pairs >= kGridMinPairs2d) || (D == 3 && pairs > kTreeMinPairs);
-  return grid ? Path::kGrid : without_grid<D>(pairs);
-}
 
 struct WorkItem {
   int64_t batch;
@@ -197,43 +173,26 @@ void nn_distance_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M
   pfor(2 * B, 10 * N * D, [&](int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; ++s) finite[s] = all_finite(sides[s].pts, sides[s].len * D);
   });
-  std::vector<char> grid_built(2 * B, 1);
   for (int64_t bi = 0; bi < B; ++bi) {
     const int64_t pairs = int64_t(a_len[bi]) * b_len[bi];
     if (!finite[2 * bi] || !finite[2 * bi + 1]) path[bi] = Path::kScalar;
     else if (algorithm == NnAlgorithm::kTree) path[bi] = Path::kTree;
     else if (algorithm == NnAlgorithm::kBruteForce) path[bi] = Path::kBrute;
-    else if (algorithm == NnAlgorithm::kGrid && has_grid(D)) path[bi] = Path::kGrid;
-    else path[bi] = auto_path<D>(pairs);
+    else path[bi] = (D <= kTreeMaxDim && pairs > kTreeMinPairs) ? Path::kTree : Path::kBrute;
   }
-  // A cloud too uneven for a grid (some cell over kGridMaxCell points) falls back to the search
-  // kAuto picks without grids, built in a second pass for those clouds only.
-  auto build_side = [&](int64_t s) {
-    Side<T, D>& side = sides[s];
-    if (path[s / 2] == Path::kTree) side.tree.build(side.pts, side.len);
-    else if (path[s / 2] == Path::kBrute) side.transposed.build(side.pts, side.len, D);
-    else if constexpr (has_grid(D))
-      if (path[s / 2] == Path::kGrid) grid_built[s] = side.grid.build(side.pts, side.len, kGridMaxCell);
-  };
   pfor(2 * B, 100 * N * D, [&](int64_t s0, int64_t s1) {
-    for (int64_t s = s0; s < s1; ++s) build_side(s);
-  });
-  std::vector<int64_t> again;
-  for (int64_t bi = 0; bi < B; ++bi) {
-    if (path[bi] == Path::kGrid && !(grid_built[2 * bi] && grid_built[2 * bi + 1])) {
-      path[bi] = without_grid<D>(int64_t(a_len[bi]) * b_len[bi]);
-      again.insert(again.end(), {2 * bi, 2 * bi + 1});
+    for (int64_t s = s0; s < s1; ++s) {
+      Side<T, D>& side = sides[s];
+      if (path[s / 2] == Path::kTree) side.tree.build(side.pts, side.len);
+      else if (path[s / 2] == Path::kBrute) side.transposed.build(side.pts, side.len, D);
     }
-  }
-  pfor(int64_t(again.size()), 100 * N * D, [&](int64_t k0, int64_t k1) {
-    for (int64_t k = k0; k < k1; ++k) build_side(again[k]);
   });
 
   std::vector<WorkItem> items;
   for (int64_t bi = 0; bi < B; ++bi) {
     for (int dir = 0; dir < 2; ++dir) {
       const int64_t n = sides[2 * bi + dir].len;
-      const int64_t chunk = path[bi] == Path::kTree || path[bi] == Path::kGrid ? 1024 : 64;
+      const int64_t chunk = path[bi] == Path::kTree ? 1024 : 64;
       for (int64_t i = 0; i < n; i += chunk) items.push_back({bi, dir, i, std::min(n, i + chunk)});
     }
   }
@@ -247,9 +206,6 @@ void nn_distance_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M
       switch (path[it.batch]) {
         case Path::kTree:
           ref.tree.query_tree_order(query.tree, it.begin, it.end, dist, idx);
-          break;
-        case Path::kGrid:
-          if constexpr (has_grid(D)) ref.grid.query_grid_order(query.grid, it.begin, it.end, dist, idx);
           break;
         case Path::kBrute:
           brute_queries<T, D>(query.pts, it.begin, it.end, ref.transposed, dist, idx);

@@ -4,21 +4,6 @@ import tensorflow as tf
 from pointops import _chamfer, _inputs
 
 
-def check_parameter(op, name, value, allow_zero):
-    """A Python or numpy number must be finite and > 0 (>= 0 with allow_zero); a tensor is checked
-    when it runs. Returns the value or the tensor with its check attached."""
-    if isinstance(value, (tf.Tensor, tf.Variable)):
-        value = tf.convert_to_tensor(value)
-        check = (tf.debugging.assert_non_negative if allow_zero else tf.debugging.assert_positive)(
-            value, message=f"{op}: {name} must be {'>= 0' if allow_zero else '> 0'}")
-        with tf.control_dependencies([check]):
-            return tf.identity(value)
-    number = float(value)
-    if not (number >= 0 if allow_zero else number > 0) or number == float("inf"):
-        raise ValueError(f"{op}: {name} must be finite and {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return number
-
-
 def neighbour_counts(idx, n_targets):
     """How many points have each target as their nearest neighbour, per cloud: idx [B, N] (-1 at
     padding) -> [B, n_targets] int32. One vectorised integer segment sum over the whole batch
@@ -51,8 +36,8 @@ def make_density_aware_chamfer(nn_distance):
         """
         if batch_reduction not in ("mean", "sum", None):
             raise ValueError(f"batch_reduction must be 'mean', 'sum' or None, got {batch_reduction!r}")
-        alpha = check_parameter("density_aware_chamfer", "alpha", alpha, allow_zero=False)
-        n_lambda = check_parameter("density_aware_chamfer", "n_lambda", n_lambda, allow_zero=True)
+        alpha = _inputs.check_parameter("density_aware_chamfer", "alpha", alpha, allow_zero=False)
+        n_lambda = _inputs.check_parameter("density_aware_chamfer", "n_lambda", n_lambda, allow_zero=True)
         dist_ab, idx_ab, dist_ba, idx_ba = nn_distance(a, b, a_lengths, b_lengths)
         dtype = dist_ab.dtype
         dist_ab, dist_ba = _inputs.widen(dist_ab), _inputs.widen(dist_ba)
@@ -73,7 +58,7 @@ def make_f_score(nn_distance):
         precision = share of a's points within threshold (Euclidean) of b, recall = share of b's
         points within threshold of a, F = 2PR / (P + R) (0 when both are 0). Returns
         (f_score, precision, recall), each [B]. The threshold must be finite and >= 0."""
-        threshold = check_parameter("f_score", "threshold", threshold, allow_zero=True)
+        threshold = _inputs.check_parameter("f_score", "threshold", threshold, allow_zero=True)
         dist_ab, idx_ab, dist_ba, idx_ba = nn_distance(a, b, a_lengths, b_lengths)
         dtype = dist_ab.dtype
         dist_ab, dist_ba = _inputs.widen(dist_ab), _inputs.widen(dist_ba)

@@ -78,7 +78,9 @@ def make_emd(emd_match):
         per_cloud = _chamfer.reduce_points(cost, _chamfer.valid_counts(cost, a_len), point_reduction)
         # A cloud with a non-finite coordinate (NaN gap) has a NaN distance, whatever its identity
         # assignment's cost would be.
-        nan_gap = tf.math.is_nan(gap) if point_reduction is not None else tf.math.is_nan(gap)[:, None]
+        nan_gap = tf.math.is_nan(gap)
+        if point_reduction is None:  # per point [B, N]
+            nan_gap = nan_gap[:, None]
         per_cloud = tf.where(nan_gap, tf.constant(float("nan"), per_cloud.dtype), per_cloud)
         distance = per_cloud if point_reduction is None else _chamfer.reduce_batch(per_cloud, batch_reduction)
         distance = tf.cast(distance, dtype)

@@ -100,3 +100,18 @@ def assert_lengths(op, points, lengths, name):
         tf.debugging.assert_less_equal(lengths, shape[1],
                                        message=f"{op}: {name} must be <= the padded size"),
     ]
+
+
+def check_parameter(op, name, value, allow_zero):
+    """A Python or numpy number must be finite and > 0 (>= 0 with allow_zero); a tensor is checked
+    when it runs. Returns the value or the tensor with its check attached."""
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+        value = tf.convert_to_tensor(value)
+        check = (tf.debugging.assert_non_negative if allow_zero else tf.debugging.assert_positive)(
+            value, message=f"{op}: {name} must be {'>= 0' if allow_zero else '> 0'}")
+        with tf.control_dependencies([check]):
+            return tf.identity(value)
+    number = float(value)
+    if not (number >= 0 if allow_zero else number > 0) or number == float("inf"):
+        raise ValueError(f"{op}: {name} must be finite and {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return number

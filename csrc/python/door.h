@@ -37,6 +37,15 @@ inline py::array float_array(const py::handle& obj, const char* name) {
   return x;
 }
 
+// obj as a numpy array of any integer type, or a TypeError naming it (label: "op: argument").
+inline py::array integer_array(const py::handle& obj, const std::string& label) {
+  py::array given = py::array::ensure(obj);
+  if (!given || (given.dtype().kind() != 'i' && given.dtype().kind() != 'u'))
+    throw py::type_error(label + " must be an integer array, got " +
+                         (given ? std::string(py::str(given.dtype())) : std::string("a non-array")));
+  return given;
+}
+
 // Lengths [B]: None means every point is valid. Any integer array is taken, checked at full width
 // (an int64 of 2^32 + 5 is out of range, not 5), then narrowed to int32.
 inline py::array_t<int32_t> checked_lengths_array(const char* op, const char* name, const py::object& obj,
@@ -46,10 +55,7 @@ inline py::array_t<int32_t> checked_lengths_array(const char* op, const char* na
     std::fill(out.mutable_data(), out.mutable_data() + B, int32_t(full));
     return out;
   }
-  py::array given = py::array::ensure(obj);
-  if (!given || (given.dtype().kind() != 'i' && given.dtype().kind() != 'u'))
-    throw py::type_error(std::string(op) + ": " + name + " must be an integer array, got " +
-                         (given ? std::string(py::str(given.dtype())) : std::string("a non-array")));
+  py::array given = integer_array(obj, std::string(op) + ": " + name);
   if (given.dtype().kind() == 'u' && given.dtype().itemsize() == 8)  // above INT64_MAX would wrap
     given = given.attr("clip")(0, full + 1);
   const auto wide = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(given);
@@ -61,9 +67,7 @@ inline py::array_t<int32_t> checked_lengths_array(const char* op, const char* na
 // Neighbour indices as int32: any integer array, saturated (not wrapped) into [-1, INT32_MAX], so
 // that an out-of-range index stays out of range and contributes nothing (nn.h).
 inline py::array_t<int32_t> index_array(const py::handle& obj, const char* name) {
-  py::array given = py::array::ensure(obj);
-  if (!given || (given.dtype().kind() != 'i' && given.dtype().kind() != 'u'))
-    throw py::type_error(std::string(name) + " must be an integer array");
+  py::array given = integer_array(obj, name);
   if (given.dtype().itemsize() > 4 || given.dtype().kind() == 'u')
     given = given.attr("clip")(given.dtype().kind() == 'u' ? 0 : -1, std::numeric_limits<int32_t>::max());
   return py::array_t<int32_t, py::array::c_style | py::array::forcecast>::ensure(given);

@@ -38,6 +38,23 @@ inline std::string check_point_sets(const char* op, const std::vector<int64_t>& 
   return "";
 }
 
+// x: [S, N, D], y: [R, M, D] (pairwise ops: every cloud of x against every cloud of y, so S and R
+// may differ and may be 0).
+inline std::string check_cloud_sets(const char* op, const std::vector<int64_t>& x,
+                                    const std::vector<int64_t>& y) {
+  const std::string shapes = ", got x " + shape_string(x) + " and y " + shape_string(y);
+  const std::string name = op;
+  if (x.size() != 3) return name + ": x must have rank 3 [S, N, D]" + shapes;
+  if (y.size() != 3) return name + ": y must have rank 3 [R, M, D]" + shapes;
+  if (x[2] != y[2]) return name + ": x and y must have the same point dimension D" + shapes;
+  if (x[2] < 1 || x[2] > 8) return name + ": point dimension D must be in [1, 8]" + shapes;
+  if (x[1] < 1 || y[1] < 1) return name + ": point sets must not be empty" + shapes;
+  if (x[0] * x[1] > std::numeric_limits<int32_t>::max() - 1024 ||
+      y[0] * y[1] > std::numeric_limits<int32_t>::max() - 1024)
+    return name + ": S * N and R * M must be below 2^31 - 1024" + shapes;
+  return "";
+}
+
 // An input whose shape is fully determined by the point sets (indices, per-point gradients).
 inline std::string check_shape(const char* op, const char* name, const std::vector<int64_t>& got,
                                const std::vector<int64_t>& want) {

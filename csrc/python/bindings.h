@@ -5,4 +5,5 @@
 namespace pointops {
 void bind_nn(pybind11::module_& m);
 void bind_emd(pybind11::module_& m);
+void bind_pairwise(pybind11::module_& m);
 }  // namespace pointops

@@ -33,4 +33,5 @@ PYBIND11_MODULE(_C, m) {
         "Every CPU level of this build that this processor runs, lowest first.");
   pointops::bind_nn(m);
   pointops::bind_emd(m);
+  pointops::bind_pairwise(m);
 }

@@ -44,6 +44,13 @@ def main(so_path, out_path):
             checks[f"grad_{np.dtype(dtype).name}_D{D}"] = bool(
                 np.isfinite(grad_b).all() and np.allclose(want_a + _scatter(a, b, out[3], g_ba), grad_a,
                                                           rtol=1e-4, atol=1e-5))
+            x, y = rng.random((3, 50, D)).astype(dtype), rng.random((2, 40, D)).astype(dtype)
+            x_len = np.array([50, 17, 1])
+            key = f"pairwise_{np.dtype(dtype).name}_D{D}"
+            results[key], results[key + "_sym"] = C.pairwise_chamfer(x, y, x_lengths=x_len), C.pairwise_chamfer(x)
+            checks[key] = bool(np.allclose(results[key], _chamfer_matrix(x, y, x_len), rtol=1e-5, atol=1e-7)
+                               and np.allclose(results[key + "_sym"], _chamfer_matrix(x, x, [50] * 3), rtol=1e-5,
+                                               atol=1e-7))
         a = rng.random((2, 60, 3)).astype(dtype)
         b = rng.random((2, 60, 3)).astype(dtype)
         assignment, gap, _ = C.emd_match(a, b)
@@ -52,6 +59,16 @@ def main(so_path, out_path):
                                                     and (gap >= 0).all() and (gap < 1e-2).all())
     np.savez(out_path, **results)
     print(json.dumps({"level": C.cpu_level(), "levels": list(C.cpu_levels()), "checks": checks}))
+
+
+def _chamfer_matrix(x, y, x_len):
+    """[S, R] Chamfer (mean squared nearest distance both ways, summed) in float64, x[s] cut to x_len[s]."""
+    out = np.zeros((len(x), len(y)))
+    for s, n in enumerate(x_len):
+        for r in range(len(y)):
+            d2 = ((x[s, :n, None].astype(np.float64) - y[r][None]) ** 2).sum(-1)
+            out[s, r] = d2.min(1).mean() + d2.min(0).mean()
+    return out
 
 
 def _scatter(a, b, idx_ba, g_ba):

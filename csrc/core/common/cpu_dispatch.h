@@ -15,6 +15,7 @@
 
 #include "emd/emd.h"
 #include "nn/nn.h"
+#include "pairwise/pairwise.h"
 
 namespace pointops {
 
@@ -23,6 +24,7 @@ struct CpuKernelsOf {
   decltype(&nn_distance_cpu<T>) nn_distance = nullptr;
   decltype(&nn_distance_grad_cpu<T>) nn_distance_grad = nullptr;
   decltype(&emd_match_cpu<T>) emd_match = nullptr;
+  decltype(&pairwise_chamfer_cpu<T>) pairwise_chamfer = nullptr;
 };
 
 struct CpuKernels {
@@ -38,6 +40,7 @@ struct CpuKernels {
 // Each kernel file fills its entries of the table (defined once per level, private to it).
 void register_nn_cpu(CpuKernels& table);
 void register_emd_cpu(CpuKernels& table);
+void register_pairwise_cpu(CpuKernels& table);
 
 // The kernels of the level in use.
 const CpuKernels& cpu_kernels();

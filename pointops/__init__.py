@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 
 # Submodules that `import pointops` does not load, imported on first use (pointops.keras.ChamferLoss
 # works after a plain `import pointops`, and costs nothing when unused).
-_LAZY_SUBMODULES = ("keras", "io", "evaluate", "bench")
+_LAZY_SUBMODULES = ("keras", "io", "evaluate", "bench", "metrics")
 
 
 def __getattr__(name):

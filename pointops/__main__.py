@@ -1,4 +1,4 @@
-"""python -m pointops {info, bench, eval}"""
+"""python -m pointops {info, bench, eval, eval-gen}"""
 import argparse
 import sys
 
@@ -30,10 +30,12 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     argv = [arg for arg in argv if arg != "--verbose"]  # read by pointops._cli_log at import
     commands = {"info": info, "bench": bench,
-                "eval": lambda rest: __import__("pointops.evaluate", fromlist=["main"]).main(rest)}
+                "eval": lambda rest: __import__("pointops.evaluate", fromlist=["main"]).main(rest),
+                "eval-gen": lambda rest: __import__("pointops.eval_gen", fromlist=["main"]).main(rest)}
     parser = argparse.ArgumentParser(prog="python -m pointops", description="pointops command line")
     parser.add_argument("command", choices=sorted(commands), help="info: backend and versions; bench: benchmark; "
-                        "eval: distances between point-cloud files")
+                        "eval: distances between point-cloud files; eval-gen: generative-model metrics "
+                        "(MMD, COV, 1-NNA, JSD) of generated against reference clouds")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's C++ log (hidden by default)")
     args, rest = parser.parse_known_args(argv)
     return commands[args.command](rest)

@@ -148,6 +148,13 @@ def build_info():
     return json.loads(_BUILD_INFO.read_text()) if _BUILD_INFO.exists() else {}
 
 
+def cuda_kernels_active():
+    """True when the compiled ops run their CUDA kernels: the library is loaded and built with CUDA, a
+    GPU is visible, and the driver can run the kernels."""
+    return (_ops is not None and build_info().get("cuda", "OFF") == "ON" and _cuda_problem is None
+            and bool(tf.config.list_physical_devices("GPU")))
+
+
 def backend_info():
     """Which path is active and why, with what the library was built for."""
     info = build_info()
@@ -156,7 +163,7 @@ def backend_info():
     level, levels = cpu_levels()
     if _ops is None:
         active = "reference (pure TensorFlow)"
-    elif gpus and cuda_built and _cuda_problem is None:
+    elif cuda_kernels_active():
         active = "compiled (CPU and CUDA kernels)"
     else:
         active = "compiled (CPU kernels)"

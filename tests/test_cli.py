@@ -1,5 +1,6 @@
 """python -m pointops info / eval, and the point-file readers."""
 import json
+import re
 import os
 import subprocess
 import sys
@@ -96,3 +97,45 @@ def test_info():
     out = run("info")
     assert out.returncode == 0, out.stderr
     assert "active" in out.stdout and pointops.__version__ in out.stdout
+
+
+def test_eval_gen_table(tmp_path):
+    from pointops.mesh_clouds import mesh_clouds
+    from pointops.metrics import generative_metrics
+    samples, refs = mesh_clouds(5, 96, seed=1) * 4 + 1, mesh_clouds(4, 96, seed=2) * 2
+    np.save(tmp_path / "samples.npy", samples)
+    (tmp_path / "refs").mkdir()
+    for k, cloud in enumerate(refs):
+        np.savetxt(tmp_path / "refs" / f"{k}.xyz", cloud)
+    result = run("eval-gen", tmp_path / "samples.npy", tmp_path / "refs", "--normalize", "unit-box",
+                 "--jsd-resolution", "12", "--json", tmp_path / "out.json", "--markdown", tmp_path / "out.md")
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((tmp_path / "out.json").read_text())
+    # unit-box, written out here: centre of the bounding box to 0, longest side to 1.
+    box = lambda c: (c - (c.min(1, keepdims=True) + c.max(1, keepdims=True)) / 2) / np.ptp(c, axis=1).max(1)[:, None, None]
+    want = generative_metrics(box(samples), box(refs), jsd_resolution=12)
+    for key, value in want.items():
+        assert saved["metrics"][key] == pytest.approx(value, rel=1e-6, abs=1e-12), key
+    table = (tmp_path / "out.md").read_text()
+    assert table in result.stdout and "| 1-NNA-EMD |" in table and "normalisation unit-box" in table
+
+
+@pytest.mark.parametrize("setup, words", [
+    ("ragged", "the clouds differ in shape"),
+    ("text", "expected a folder of point files or a .npy array"),
+    ("flat", r"expected clouds \[clouds, points, 3\], got shape \[4, 3\]"),
+])
+def test_eval_gen_rejects_bad_sets(tmp_path, setup, words):
+    good = tmp_path / "good.npy"
+    np.save(good, np.zeros((2, 8, 3)))
+    bad = tmp_path / {"ragged": "ragged", "text": "clouds.txt", "flat": "flat.npy"}[setup]
+    if setup == "ragged":
+        bad.mkdir()
+        np.save(bad / "a.npy", np.zeros((8, 3)))
+        np.save(bad / "b.npy", np.zeros((9, 3)))
+    elif setup == "text":
+        bad.write_text("1 2 3\n")
+    else:
+        np.save(bad, np.zeros((4, 3)))
+    result = run("eval-gen", good, bad)
+    assert result.returncode == 2 and re.search(words, result.stderr), result.stderr

@@ -60,6 +60,37 @@ def test_paths_are_bit_identical(rng, D):
         np.testing.assert_array_equal(x, y)
 
 
+def hard_clouds(kind, rng):
+    """Clouds that have broken spatial searches: a slab 1e-9 thick, clouds far apart, points on surfaces,
+    an integer grid (ties everywhere), one cloud inside the other's empty middle."""
+    if kind == "thin slab":
+        a, b = rng.random((2, 1, 1500, 3))
+        a[..., 2] *= 1e-9
+        b[..., 2] *= 1e-9
+    elif kind == "far apart":
+        a, b = rng.random((1, 1200, 3)), rng.random((1, 900, 3)) + 1e3
+    elif kind == "mesh surfaces":
+        from pointops.mesh_clouds import mesh_clouds
+        a, b = mesh_clouds(2, 1500, seed=int(rng.integers(100)))[:, None]
+    elif kind == "integer grid":
+        a, b = rng.integers(0, 6, (2, 1, 1000, 3)).astype(np.float64)
+    else:  # a sphere shell around a small central blob
+        shell = rng.standard_normal((1, 1000, 3))
+        a, b = shell / np.linalg.norm(shell, axis=-1, keepdims=True), rng.standard_normal((1, 800, 3)) * 0.01
+    return a.astype(np.float32), b.astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["thin slab", "far apart", "mesh surfaces", "integer grid", "shell and blob"])
+def test_paths_are_bit_identical_on_hard_shapes(rng, kind):
+    a, b = hard_clouds(kind, rng)
+    brute = [x.numpy() for x in pointops.nn_distance(a, b, algorithm="brute")]
+    tree = [x.numpy() for x in pointops.nn_distance(a, b, algorithm="tree")]
+    for x, y in zip(brute, tree):
+        np.testing.assert_array_equal(x, y)
+    want_d, want_i = numpy_nn(a[0], b[0])
+    np.testing.assert_array_equal(tree[1][0], want_i)
+
+
 def test_padded_batches(rng):
     B, N, M, D = 4, 120, 90, 3
     a = rng.standard_normal((B, N, D)).astype(np.float32)

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/point_math.h"
-#include "nn/kdtree.h"
+#include "emd/kdtree.h"
 
 namespace pointops {
 

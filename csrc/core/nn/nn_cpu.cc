@@ -1,6 +1,6 @@
-// CPU nearest neighbour: a SIMD brute force for small clouds, a k-d tree for large ones,
-// and a scalar NaN-propagating path for clouds with non-finite coordinates. All three
-// use squared_distance() and the tie rule of nn_better(), so they return the same bits.
+// CPU nearest neighbour: a SIMD k-d tree searched a vector of queries at a time (nn/block_tree.h), a
+// SIMD brute force, and a scalar NaN-propagating path for clouds with non-finite coordinates. All
+// three use squared_distance() and the tie rule of nn_better(), so they return the same bits.
 // Compiled once per CPU level (common/cpu_dispatch.h); reached only through register_nn_cpu.
 #include <algorithm>
 #include <cmath>
@@ -10,23 +10,20 @@
 #include "common/cpu_dispatch.h"
 #include "common/dispatch.h"
 #include "common/simd.h"
-#include "nn/kdtree.h"
+#include "nn/block_tree.h"
 #include "nn/nn.h"
 
 namespace pointops {
 namespace {
 
-// Clouds with at least this many point pairs (N*M) and D <= kTreeMaxDim go to the k-d tree
-// under NnAlgorithm::kAuto; below it the brute force is faster on these sizes.
-constexpr int64_t kTreeMinPairs = int64_t(1) << 24;
-constexpr int kTreeMaxDim = 4;
-
-template <typename T>
-bool all_finite(const T* p, int64_t count) {
-  bool ok = true;
-  for (int64_t k = 0; k < count; ++k) ok &= std::isfinite(p[k]);
-  return ok;
+// Under NnAlgorithm::kAuto a cloud pair goes to the tree from this many point pairs (N*M) on; below,
+// the brute force is faster (measured on AMD EPYC, AVX-512: benchmarks/CPU_NOTES.md). Pruning by boxes
+// weakens as D grows, so the tree needs larger clouds to pay off.
+constexpr int64_t tree_min_pairs(int D) {
+  return D <= 2 ? int64_t(1) << 16 : D == 3 ? int64_t(1) << 20 : D <= 5 ? int64_t(1) << 22 : int64_t(1) << 25;
 }
+// Queries per unit of work on the tree path (whole subtrees of the query cloud).
+constexpr int64_t kTreeWorkPoints = 512;
 
 // The reference side of the brute force: coordinates transposed to [D][m_pad], padded with
 // NaN (a NaN distance never passes the '<' test of the finite path).
@@ -110,6 +107,23 @@ void scalar_queries(const T* q, int64_t begin, int64_t end, const T* ref, int64_
   }
 }
 
+// The queries of one subtree of `query`'s tree against `ref`'s tree.
+template <typename T, int D>
+void tree_queries(const BlockTree<T, D>& query, const typename BlockTree<T, D>::Subtree& where,
+                  const BlockTree<T, D>& ref, T* dist, int32_t* idx) {
+  using V = typename BlockTree<T, D>::V;
+  using I = typename BlockTree<T, D>::I;
+  query.for_each_query_vector(where, [&](const V (&q)[D], const int32_t* ids, int count) {
+    V best = V{} + std::numeric_limits<T>::infinity();
+    I best_idx = I{} + std::numeric_limits<int32_t>::max();
+    ref.search(q, best, best_idx);
+    for (int l = 0; l < count; ++l) {
+      dist[ids[l]] = best[l];
+      idx[ids[l]] = int32_t(best_idx[l]);
+    }
+  });
+}
+
 enum class Path { kScalar, kBrute, kTree };
 
 // What one side of one cloud needs for its queries (the search structure over its points).
@@ -118,13 +132,14 @@ struct Side {
   const T* pts = nullptr;  // [len, D]
   int64_t len = 0;
   Transposed<T> transposed;
-  KdTree<T, D> tree;
+  BlockTree<T, D> tree;
 };
 
 struct WorkItem {
   int64_t batch;
   int dir;  // 0: a -> b, 1: b -> a
-  int64_t begin, end;
+  int64_t begin, end;  // queries [begin, end), or on the tree path the subtree's tree positions
+  int64_t node;        // the tree path's subtree (heap index)
 };
 
 template <typename T, int D>
@@ -148,7 +163,7 @@ void nn_distance_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M
     if (!finite[2 * bi] || !finite[2 * bi + 1]) path[bi] = Path::kScalar;
     else if (algorithm == NnAlgorithm::kTree) path[bi] = Path::kTree;
     else if (algorithm == NnAlgorithm::kBruteForce) path[bi] = Path::kBrute;
-    else path[bi] = (D <= kTreeMaxDim && pairs > kTreeMinPairs) ? Path::kTree : Path::kBrute;
+    else path[bi] = pairs >= tree_min_pairs(D) ? Path::kTree : Path::kBrute;
   }
   pfor(2 * B, 100 * N * D, [&](int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; ++s) {
@@ -161,9 +176,12 @@ void nn_distance_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M
   std::vector<WorkItem> items;
   for (int64_t bi = 0; bi < B; ++bi) {
     for (int dir = 0; dir < 2; ++dir) {
-      const int64_t n = sides[2 * bi + dir].len;
-      const int64_t chunk = path[bi] == Path::kTree ? 1024 : 64;
-      for (int64_t i = 0; i < n; i += chunk) items.push_back({bi, dir, i, std::min(n, i + chunk)});
+      const Side<T, D>& side = sides[2 * bi + dir];
+      if (path[bi] == Path::kTree) {
+        for (const auto& sub : side.tree.subtrees(kTreeWorkPoints)) items.push_back({bi, dir, sub.lo, sub.hi, sub.node});
+      } else {
+        for (int64_t i = 0; i < side.len; i += 64) items.push_back({bi, dir, i, std::min(side.len, i + 64), 0});
+      }
     }
   }
   pfor(int64_t(items.size()), 64 * std::max(N, M) * D, [&](int64_t w0, int64_t w1) {
@@ -175,7 +193,7 @@ void nn_distance_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M
       int32_t* idx = it.dir == 0 ? idx_ab + it.batch * N : idx_ba + it.batch * M;
       switch (path[it.batch]) {
         case Path::kTree:
-          ref.tree.query_tree_order(query.tree, it.begin, it.end, dist, idx);
+          tree_queries<T, D>(query.tree, {it.node, it.begin, it.end}, ref.tree, dist, idx);
           break;
         case Path::kBrute:
           brute_queries<T, D>(query.pts, it.begin, it.end, ref.transposed, dist, idx);

@@ -1,4 +1,4 @@
-// CPU pairwise Chamfer matrix: every cloud's tree (pairwise/block_tree.h) is built once and serves
+// CPU pairwise Chamfer matrix: every cloud's tree (nn/block_tree.h) is built once and serves
 // every pair the cloud is in, as queries and as references; the searches run a vector of queries at
 // a time.
 // Compiled once per CPU level (common/cpu_dispatch.h); reached only through register_pairwise_cpu.
@@ -10,7 +10,7 @@
 #include "common/cpu_dispatch.h"
 #include "common/dispatch.h"
 #include "common/simd.h"
-#include "pairwise/block_tree.h"
+#include "nn/block_tree.h"
 #include "pairwise/pairwise.h"
 
 namespace pointops {
@@ -39,14 +39,19 @@ void pairwise_chamfer_dim(const T* x, const T* y, int64_t S, int64_t R, int64_t 
                           const ParallelFor& pfor) {
   const int64_t clouds = symmetric ? S : S + R;
   std::vector<BlockTree<T, D>> blocked(clouds);
+  std::vector<char> finite(clouds);  // a cloud with a non-finite coordinate gets no tree, and NaN pairs
   pfor(clouds, 40 * std::max(N, M) * D, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
-      if (c < S) blocked[c].build(x + c * N * D, x_len[c]);
-      else blocked[c].build(y + (c - S) * M * D, y_len[c - S]);
+      const T* pts = c < S ? x + c * N * D : y + (c - S) * M * D;
+      const int64_t len = c < S ? x_len[c] : y_len[c - S];
+      finite[c] = all_finite(pts, len * D);
+      if (finite[c]) blocked[c].build(pts, len);
     }
   });
   const BlockTree<T, D>* xs = blocked.data();
   const BlockTree<T, D>* ys = symmetric ? xs : xs + S;
+  const char* x_finite = finite.data();
+  const char* y_finite = symmetric ? x_finite : x_finite + S;
 
   std::vector<std::pair<int32_t, int32_t>> pairs;
   for (int64_t s = 0; s < S; ++s)
@@ -57,14 +62,14 @@ void pairwise_chamfer_dim(const T* x, const T* y, int64_t S, int64_t R, int64_t 
     for (int64_t p = p0; p < p1; ++p) {
       const auto [s, r] = pairs[p];
       T value = kNaN;
-      if (xs[s].finite() && ys[r].finite())
+      if (x_finite[s] && y_finite[r])
         value = T(nearest_sum(xs[s], ys[r], nearest) / x_len[s] + nearest_sum(ys[r], xs[s], nearest) / y_len[r]);
       out[s * R + r] = value;
       if (symmetric) out[r * R + s] = value;
     }
   });
   if (symmetric)
-    for (int64_t s = 0; s < S; ++s) out[s * R + s] = xs[s].finite() ? T(0) : kNaN;
+    for (int64_t s = 0; s < S; ++s) out[s * R + s] = x_finite[s] ? T(0) : kNaN;
 }
 
 }  // namespace

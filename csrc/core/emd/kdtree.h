@@ -1,10 +1,9 @@
 #pragma once
-// A k-d tree over one cloud for exact nearest-neighbour queries (CPU only).
-// Median splits on the widest dimension, leaves of at most kLeaf points, nodes in heap order.
-// Queries prune a subtree only when the squared distance to its splitting plane is strictly
-// greater than the best distance found; with squared_distance() summing non-negative terms
-// in a fixed order that bound never exceeds the computed distance of any point behind the
-// plane, so ties are never pruned and the tree returns exactly what the brute force returns.
+// A scalar k-d tree over one cloud, the structure under the EMD's price tree (emd/price_tree.h, which
+// searches it with prices; nearest-neighbour queries use nn/block_tree.h).
+// Median splits on the widest dimension, leaves of at most kLeaf points, nodes in heap order. The
+// squared distance to a splitting plane, rounded as squared_distance() rounds, never exceeds the
+// computed distance of any point behind the plane, so it is a safe pruning bound.
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -36,22 +35,7 @@ class KdTree {
       for (int d = 0; d < D; ++d) pts_[k * D + d] = src[int64_t(ids_[k]) * D + d];
   }
 
-  // Nearest neighbour of the points of `queries` taken in that tree's order, positions
-  // [begin, end): consecutive queries are close in space, so each search starts from the
-  // previous answer. Writes dist[id], idx[id] for the query's original index id.
-  void query_tree_order(const KdTree& queries, int64_t begin, int64_t end, T* dist,
-                        int32_t* idx) const {
-    int32_t best_i = ids_[0];
-    for (int64_t k = begin; k < end; ++k) {
-      const T* q = &queries.pts_[k * D];
-      T best = squared_distance<D>(q, src_ + int64_t(best_i) * D);
-      search(q, 1, 0, n_, best, best_i);
-      dist[queries.ids_[k]] = best;
-      idx[queries.ids_[k]] = best_i;
-    }
-  }
-
- protected:  // emd/price_tree.h searches the same tree with prices
+ protected:  // emd/price_tree.h searches the tree with prices
   void build_node(int64_t node, int64_t lo, int64_t hi) {
     if (hi - lo <= kLeaf) return;
     T lower[D], upper[D];
@@ -76,27 +60,6 @@ class KdTree {
     dim_[node] = int8_t(widest);
     build_node(2 * node, lo, mid);
     build_node(2 * node + 1, mid, hi);
-  }
-
-  void search(const T* q, int64_t node, int64_t lo, int64_t hi, T& best, int32_t& best_i) const {
-    if (hi - lo <= kLeaf) {
-      for (int64_t k = lo; k < hi; ++k) {
-        const T d = squared_distance<D>(q, &pts_[k * D]);
-        const int32_t id = ids_[k];
-        if (d < best || (d == best && id < best_i)) best = d, best_i = id;
-      }
-      return;
-    }
-    const int64_t mid = (lo + hi) / 2;
-    const T diff = q[dim_[node]] - split_[node];
-    const T plane = mul_rn(diff, diff);
-    if (diff < T(0)) {
-      search(q, 2 * node, lo, mid, best, best_i);
-      if (plane <= best) search(q, 2 * node + 1, mid, hi, best, best_i);
-    } else {
-      search(q, 2 * node + 1, mid, hi, best, best_i);
-      if (plane <= best) search(q, 2 * node, lo, mid, best, best_i);
-    }
   }
 
   const T* src_ = nullptr;

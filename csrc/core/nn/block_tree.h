@@ -1,0 +1,285 @@
+#pragma once
+// A tree over one cloud whose nodes keep their bounding boxes, searched a SIMD vector of queries
+// at a time (nn/nn_cpu.cc, pairwise/pairwise_cpu.cc). The same tree serves a cloud in both roles:
+//  - as queries, its leaves (at most W points: one vector, W the level's lanes) are the vectors;
+//  - as references, nodes of at most kRefLeaf points are scanned point by point for all W lanes.
+// A subtree is skipped when, in every lane, the squared distance from the query to its box is
+// strictly greater than the best found: exact, because that bound never exceeds the computed
+// squared distance of any point inside (see lane_box_gap2), so a closer or equally close point is
+// never lost; with indices, an equal distance goes to the lower index, as everywhere in nn.h.
+// Include only from kernel files compiled per CPU level (it uses common/simd.h).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+#include "common/simd.h"
+
+namespace pointops {
+namespace {
+
+template <typename T, int D>
+class BlockTree {
+ public:
+  using V = typename Simd<T>::V;
+  using I = typename Simd<T>::I;
+  static constexpr int W = Simd<T>::W;
+  static constexpr int64_t kRefLeaf = 32;
+
+  // A subtree: heap index and its range [lo, hi) of tree positions.
+  struct Subtree {
+    int64_t node, lo, hi;
+  };
+
+  // src: [n, D] row-major, n >= 1, every coordinate finite (callers route other clouds elsewhere).
+  // Each node splits its points in two equal halves along its widest side, as a k-d tree. The build
+  // has no data-dependent branches, because a median split by nth_element mispredicts about every
+  // other comparison (that build was half the cost of a 2048-point query):
+  //  - every dimension is sorted once, by a radix sort on its coordinates quantised to 16 bits;
+  //  - each node splits the order of its widest side in the middle, and stable-partitions the other
+  //    dimensions' orders by the same halves with branch-free writes.
+  // The quantisation only picks the splits; the boxes come from the points themselves.
+  void build(const T* src, int64_t n) {
+    n_ = n;
+    std::vector<int32_t> order[D];
+    std::vector<uint16_t> key[D];
+    double unit[D];  // the coordinate extent of one key step, per dimension
+    quantised_orders(src, n, order, key, unit);
+    std::vector<uint8_t> left(n);
+    std::vector<int32_t> scratch(n);
+    split(0, n, order, key, unit, left, scratch);
+    ids_ = std::move(order[0]);  // any dimension's order: every leaf holds its points
+    pts_.resize(size_t(n) * D);
+    for (int64_t k = 0; k < n; ++k)
+      for (int d = 0; d < D; ++d) pts_[k * D + d] = src[int64_t(ids_[k]) * D + d];
+    int levels = 0;
+    for (int64_t size = n; size > W; size = (size + 1) / 2) ++levels;
+    const size_t nodes = size_t(2) << levels;
+    lower_.assign(nodes * D, T(0));
+    upper_.assign(nodes * D, T(0));
+    set_boxes(1, 0, n);
+  }
+
+  int64_t size() const { return n_; }
+
+  // Disjoint subtrees covering the cloud, each of about `points` points or fewer (whole leaves):
+  // units of work for a thread pool.
+  std::vector<Subtree> subtrees(int64_t points) const {
+    std::vector<Subtree> out;
+    collect(1, 0, n_, std::max<int64_t>(points, W), out);
+    return out;
+  }
+
+  // Calls fn(q, ids, count) for every leaf of at most W points in the subtree: q[D] vectors whose
+  // lanes hold its points (lanes past `count` repeat the first point), ids[lane] their indices in
+  // the source cloud.
+  template <typename Fn>
+  void for_each_query_vector(const Subtree& where, Fn&& fn) const { visit_leaves(where.node, where.lo, where.hi, fn); }
+  template <typename Fn>
+  void for_each_query_vector(Fn&& fn) const { visit_leaves(1, 0, n_, fn); }
+
+  // best[lane] = min(best[lane], squared distance from lane's query to its nearest point here).
+  void search(const V (&q)[D], V& best) const {
+    I unused{};
+    search_node<false>(q, 1, 0, n_, lane_box_gap2(q, 1), best, unused);
+  }
+  // The same, with best_idx[lane] the index (in the source cloud) of that point; ties go to the
+  // lower index (best_idx must start above every index where best starts at infinity).
+  void search(const V (&q)[D], V& best, I& best_idx) const {
+    search_node<true>(q, 1, 0, n_, lane_box_gap2(q, 1), best, best_idx);
+  }
+
+ private:
+  // order[d]: the indices sorted by key[d], the coordinates of dimension d quantised to 16 bits over
+  // the cloud's extent (stable: equal keys in index order).
+  static void quantised_orders(const T* src, int64_t n, std::vector<int32_t> (&order)[D],
+                               std::vector<uint16_t> (&key)[D], double (&unit)[D]) {
+    std::vector<int32_t> tmp(n);
+    for (int d = 0; d < D; ++d) {
+      T mn = src[d], mx = src[d];
+      for (int64_t i = 1; i < n; ++i) {
+        mn = std::min(mn, src[i * D + d]);
+        mx = std::max(mx, src[i * D + d]);
+      }
+      const double extent = double(mx) - double(mn);  // double: a float extent can overflow
+      const double scale = extent > 0 ? 65535.0 / extent : 0.0;
+      unit[d] = extent / 65535.0;
+      key[d].resize(n);
+      for (int64_t i = 0; i < n; ++i)
+        key[d][i] = uint16_t(std::min(65535.0, std::max(0.0, (double(src[i * D + d]) - double(mn)) * scale)));
+      order[d].resize(n);
+      std::iota(order[d].begin(), order[d].end(), 0);
+      for (int shift = 0; shift < 16; shift += 8) {  // LSD radix sort, one byte a pass
+        int64_t start[257] = {0};
+        for (int64_t i = 0; i < n; ++i) ++start[((key[d][i] >> shift) & 255) + 1];
+        for (int k = 0; k < 256; ++k) start[k + 1] += start[k];
+        for (int64_t i = 0; i < n; ++i) {
+          const int32_t id = order[d][i];
+          tmp[start[(key[d][id] >> shift) & 255]++] = id;
+        }
+        order[d].swap(tmp);
+      }
+    }
+  }
+
+  // Splits [lo, hi) at mid = (lo + hi) / 2 along the dimension whose keys span the most, and recurses
+  // down to leaves of at most W points; every order[d] stays sorted within each node.
+  void split(int64_t lo, int64_t hi, std::vector<int32_t> (&order)[D],
+             const std::vector<uint16_t> (&key)[D], const double (&unit)[D], std::vector<uint8_t>& left,
+             std::vector<int32_t>& scratch) const {
+    if (hi - lo <= W) return;
+    int widest = 0;
+    double widest_span = -1;
+    for (int d = 0; d < D; ++d) {
+      const double span = double(key[d][order[d][hi - 1]] - key[d][order[d][lo]]) * unit[d];
+      if (span > widest_span) widest_span = span, widest = d;
+    }
+    const int64_t mid = (lo + hi) / 2;
+    for (int64_t k = lo; k < hi; ++k) left[order[widest][k]] = k < mid;
+    for (int d = 0; d < D; ++d) {
+      if (d == widest) continue;
+      int64_t l = lo, r = mid;
+      for (int64_t k = lo; k < hi; ++k) {
+        const int32_t id = order[d][k];
+        const int64_t is_left = left[id];
+        scratch[is_left ? l : r] = id;
+        l += is_left;
+        r += 1 - is_left;
+      }
+      std::copy(scratch.begin() + lo, scratch.begin() + hi, order[d].begin() + lo);
+    }
+    split(lo, mid, order, key, unit, left, scratch);
+    split(mid, hi, order, key, unit, left, scratch);
+  }
+
+  void set_boxes(int64_t node, int64_t lo, int64_t hi) {
+    T* mn = &lower_[node * D];
+    T* mx = &upper_[node * D];
+    if (hi - lo <= W) {
+      for (int d = 0; d < D; ++d) mn[d] = mx[d] = pts_[lo * D + d];
+      for (int64_t k = lo + 1; k < hi; ++k)
+        for (int d = 0; d < D; ++d) {
+          mn[d] = std::min(mn[d], pts_[k * D + d]);
+          mx[d] = std::max(mx[d], pts_[k * D + d]);
+        }
+      return;
+    }
+    const int64_t mid = (lo + hi) / 2;
+    set_boxes(2 * node, lo, mid);
+    set_boxes(2 * node + 1, mid, hi);
+    for (int d = 0; d < D; ++d) {
+      mn[d] = std::min(lower_[2 * node * D + d], lower_[(2 * node + 1) * D + d]);
+      mx[d] = std::max(upper_[2 * node * D + d], upper_[(2 * node + 1) * D + d]);
+    }
+  }
+
+  void collect(int64_t node, int64_t lo, int64_t hi, int64_t points, std::vector<Subtree>& out) const {
+    if (hi - lo <= points || hi - lo <= W) {
+      out.push_back({node, lo, hi});
+      return;
+    }
+    const int64_t mid = (lo + hi) / 2;
+    collect(2 * node, lo, mid, points, out);
+    collect(2 * node + 1, mid, hi, points, out);
+  }
+
+  template <typename Fn>
+  void visit_leaves(int64_t node, int64_t lo, int64_t hi, Fn& fn) const {
+    if (hi - lo > W) {
+      const int64_t mid = (lo + hi) / 2;
+      visit_leaves(2 * node, lo, mid, fn);
+      visit_leaves(2 * node + 1, mid, hi, fn);
+      return;
+    }
+    V q[D];
+    for (int d = 0; d < D; ++d)
+      for (int l = 0; l < W; ++l) q[d][l] = pts_[(lo + (lo + l < hi ? l : 0)) * D + d];
+    fn(q, &ids_[lo], int(hi - lo));
+  }
+
+  // Per lane, a lower bound on the computed squared distance from the query to any point in the
+  // node's box: the gap to the box on each side (0 inside), squared and summed in the order that
+  // squared_distance uses. A coordinate difference is at least the gap it spans, and rounding is
+  // monotone, so no term and no partial sum exceeds the computed distance's.
+  V lane_box_gap2(const V (&q)[D], int64_t node) const {
+    V acc;
+    for (int d = 0; d < D; ++d) {
+      const V below = lower_[node * D + d] - q[d], above = q[d] - upper_[node * D + d];
+      V gap = below > above ? below : above;
+      gap = gap > V{} ? gap : V{};
+      acc = d == 0 ? gap * gap : acc + gap * gap;
+    }
+    return acc;
+  }
+
+  // `bound`: lane_box_gap2 of this node, computed by the caller.
+  template <bool kIndex>
+  void search_node(const V (&q)[D], int64_t node, int64_t lo, int64_t hi, const V& bound, V& best,
+                   I& best_idx) const {
+    const auto open = bound <= best;  // '<=': an equal distance may have a lower index
+    bool any = false;
+    for (int l = 0; l < W; ++l) any |= open[l] != 0;
+    if (!any) return;
+    if (hi - lo <= kRefLeaf) {
+      scan<kIndex>(q, lo, hi, best, best_idx);
+      return;
+    }
+    const int64_t mid = (lo + hi) / 2;
+    const V left = lane_box_gap2(q, 2 * node), right = lane_box_gap2(q, 2 * node + 1);
+    // Nearer child first (by the first lane's bound): a small best early prunes more.
+    if (left[0] <= right[0]) {
+      search_node<kIndex>(q, 2 * node, lo, mid, left, best, best_idx);
+      search_node<kIndex>(q, 2 * node + 1, mid, hi, right, best, best_idx);
+    } else {
+      search_node<kIndex>(q, 2 * node + 1, mid, hi, right, best, best_idx);
+      search_node<kIndex>(q, 2 * node, lo, mid, left, best, best_idx);
+    }
+  }
+
+  // Folds candidate distances d (of the points with indices id) into best / best_idx.
+  template <bool kIndex>
+  static void keep_closer(const V& d, const I& id, V& best, I& best_idx) {
+    if constexpr (kIndex) {
+      const auto closer = (d < best) | ((d == best) & (id < best_idx));
+      best = closer ? d : best;
+      best_idx = closer ? id : best_idx;
+    } else {
+      best = d < best ? d : best;
+    }
+  }
+
+  // Every point of [lo, hi) against all lanes; two running minima break the dependency chain.
+  template <bool kIndex>
+  void scan(const V (&q)[D], int64_t lo, int64_t hi, V& best, I& best_idx) const {
+    V best2 = best;
+    I best2_idx = best_idx;
+    int64_t k = lo;
+    for (; k + 1 < hi; k += 2) {
+      keep_closer<kIndex>(distance_to(q, &pts_[k * D]), I{} + ids_[k], best, best_idx);
+      keep_closer<kIndex>(distance_to(q, &pts_[(k + 1) * D]), I{} + ids_[k + 1], best2, best2_idx);
+    }
+    if (k < hi) keep_closer<kIndex>(distance_to(q, &pts_[k * D]), I{} + ids_[k], best, best_idx);
+    keep_closer<kIndex>(best2, best2_idx, best, best_idx);
+  }
+
+  // squared_distance (common/point_math.h) in every lane: the same operations in the same order.
+  static V distance_to(const V (&q)[D], const T* p) {
+    V diff = q[0] - p[0];
+    V acc = diff * diff;
+    for (int d = 1; d < D; ++d) {
+      diff = q[d] - p[d];
+      acc = acc + diff * diff;
+    }
+    return acc;
+  }
+
+  int64_t n_ = 0;
+  std::vector<T> pts_;            // [n, D] in tree order
+  std::vector<int32_t> ids_;      // tree position -> index in the source cloud
+  std::vector<T> lower_, upper_;  // [nodes, D] heap-indexed bounding boxes
+};
+
+}  // namespace
+}  // namespace pointops

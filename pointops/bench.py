@@ -1,6 +1,6 @@
 """pointops benchmark: pointops against the baselines users have, measured side by side in one run.
 
-    python -m pointops bench [--quick | --full] [--output benchmarks/RESULTS.md] [--plots benchmarks]
+    python -m pointops bench [--quick | --full] [--metrics] [--output benchmarks/RESULTS.md] [--plots benchmarks]
 
 Baselines, on the same data in the same run: the broadcast formula from the seed note (what users write
 by hand; skipped where it would not fit in memory), pointops' own pure-TF reference path, scipy's cKDTree
@@ -8,6 +8,7 @@ by hand; skipped where it would not fit in memory), pointops' own pure-TF refere
 (ot.emd) when installed. Each row: the median time over repeats after a warm-up, each baseline's time over
 pointops' time, the peak extra memory while it ran (TensorFlow's tensors plus the native heap), and for EMD the gap to the exact optimum where
 the exact solver is affordable. Writes a markdown table and log-log PNG plots of time against N.
+--metrics runs the data-set evaluation benchmark instead (pointops.bench_metrics).
 """
 import argparse
 import ctypes
@@ -42,6 +43,7 @@ class Case:
     B: int
     N: int
     D: int
+    clouds: str = "uniform"  # or "mesh": points on the surfaces of generated meshes (pointops.mesh_clouds)
 
 
 @dataclass
@@ -55,21 +57,23 @@ class Result:
 
 def sweep(mode):
     """The cases of a mode: quick (under a minute), default (under three), full."""
+    mesh = [Case("chamfer_fwd", 8, 2048, 3, "mesh"), Case("chamfer_fwd_bwd", 8, 2048, 3, "mesh"),
+            Case("chamfer_fwd", 1, 100_000, 3, "mesh"), Case("emd_fwd", 1, 2048, 3, "mesh")]
     if mode == "quick":
         return [Case("chamfer_fwd", 8, 2048, 3), Case("chamfer_fwd_bwd", 8, 2048, 3),
-                Case("chamfer_fwd", 1, 100_000, 3), Case("emd_fwd", 1, 1024, 3)]
+                Case("chamfer_fwd", 1, 100_000, 3), Case("emd_fwd", 1, 1024, 3), mesh[0]]
     if mode == "default":
         cases = [Case(op, B, N, D) for op in ("chamfer_fwd", "chamfer_fwd_bwd") for B in (1, 8)
                  for N in (1024, 2048, 8192) for D in (2, 3)]
         cases += [Case("chamfer_fwd", 1, 100_000, 3), Case("chamfer_fwd_bwd", 32, 8192, 3)]
         cases += [Case("emd_fwd", 1, N, 3) for N in (1024, 2048)] + [Case("emd_fwd_bwd", 8, 1024, 3)]
-        return cases
+        return cases + mesh
     cases = [Case(op, B, N, D) for op in ("chamfer_fwd", "chamfer_fwd_bwd") for B in (1, 8, 32)
              for N in (1024, 2048, 8192, 16384) for D in (2, 3)]
     cases += [Case(op, 1, 100_000, D) for op in ("chamfer_fwd", "chamfer_fwd_bwd") for D in (2, 3)]
     cases += [Case(op, B, N, D) for op in ("emd_fwd", "emd_fwd_bwd") for B in (1, 8, 32)
               for N in (1024, 2048, 8192, 16384) for D in (2, 3) if B * N <= 32 * 2048 or B == 1]
-    return cases
+    return cases + mesh
 
 
 # --- implementations: each returns a function running the case once ---------------------------
@@ -95,6 +99,13 @@ def ckdtree_both_ways(a_np, b_np):
     for k in range(a_np.shape[0]):
         cKDTree(b_np[k]).query(a_np[k], workers=-1)
         cKDTree(a_np[k]).query(b_np[k], workers=-1)
+
+
+def pykdtree_both_ways(a_np, b_np):
+    from pykdtree.kdtree import KDTree  # OpenMP: every core
+    for k in range(a_np.shape[0]):
+        KDTree(b_np[k]).query(a_np[k], k=1)
+        KDTree(a_np[k]).query(b_np[k], k=1)
 
 
 def exact_assignment(a_np, b_np):
@@ -130,6 +141,8 @@ def implementations(case, a, b):
                                            with_backward(pointops.reference.chamfer_distance), pairwise * D * 2 // B)
         if fwd:
             impls["scipy cKDTree"] = (lambda a, b: ckdtree_both_ways(a_np, b_np), 0)
+            if importlib.util.find_spec("pykdtree") is not None:
+                impls["pykdtree"] = (lambda a, b: pykdtree_both_ways(a_np, b_np), 0)
     else:
         fwd = case.op == "emd_fwd"
         impls["pointops"] = (pointops.emd if fwd else with_backward(pointops.emd), 0)
@@ -206,9 +219,18 @@ def time_median(fn, a, b, budget_s):
     return statistics.median(times)
 
 
+def clouds_of(case, rng):
+    """Two float32 batches [B, N, D] for a case: uniform in the unit cube, or sampled from meshes."""
+    if case.clouds == "mesh":
+        from pointops.mesh_clouds import mesh_clouds
+        both = mesh_clouds(2 * case.B, case.N, seed=int(rng.integers(2**31)))[..., :case.D].astype(np.float32)
+        return tf.constant(both[:case.B]), tf.constant(both[case.B:])
+    return (tf.constant(rng.random((case.B, case.N, case.D), dtype=np.float32)),
+            tf.constant(rng.random((case.B, case.N, case.D), dtype=np.float32)))
+
+
 def run_case(case, budget_s, rng):
-    a = tf.constant(rng.random((case.B, case.N, case.D), dtype=np.float32))
-    b = tf.constant(rng.random((case.B, case.N, case.D), dtype=np.float32))
+    a, b = clouds_of(case, rng)
     result = Result(case)
     for name, (fn, estimated) in implementations(case, a, b).items():
         if estimated > MEMORY_LIMIT:
@@ -249,14 +271,14 @@ def markdown(results, command):
     for op in dict.fromkeys(r.case.op for r in results):
         rows = [r for r in results if r.case.op == op]
         baselines = list(dict.fromkeys(n for r in rows for n in r.times if n != "pointops"))
-        header = (["B", "N", "D", "pointops", "pointops memory"] + baselines + [f"x {n}" for n in baselines]
+        header = (["clouds", "B", "N", "D", "pointops", "pointops memory"] + baselines + [f"x {n}" for n in baselines]
                   + [f"{n} memory" for n in baselines])
         if op == "emd_fwd":
             header.append("gap to exact")
         lines += [f"### {op}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for r in rows:
             ours = r.times.get("pointops")
-            cells = [str(r.case.B), str(r.case.N), str(r.case.D), f"{ours * 1e3:.2f} ms",
+            cells = [r.case.clouds, str(r.case.B), str(r.case.N), str(r.case.D), f"{ours * 1e3:.2f} ms",
                      f"{r.memory.get('pointops', 0) / MB:.0f} MB"]
             cells += [f"{r.times[n] * 1e3:.1f} ms" if n in r.times else "skipped" for n in baselines]
             cells += [f"{r.times[n] / ours:.1f}" if n in r.times else "-" for n in baselines]
@@ -264,7 +286,7 @@ def markdown(results, command):
             if op == "emd_fwd":
                 cells.append(f"{r.gap:.1e}" if r.gap is not None else "-")
             lines.append("| " + " | ".join(cells) + " |")
-        notes = [f"B={r.case.B} N={r.case.N} D={r.case.D}: {note}" for r in rows for note in r.notes]
+        notes = [f"{r.case.clouds} B={r.case.B} N={r.case.N} D={r.case.D}: {note}" for r in rows for note in r.notes]
         lines += [""] + [f"- {note}" for note in notes] + ([""] if notes else [])
     return "\n".join(lines) + "\n"
 
@@ -286,7 +308,7 @@ def write_section(path, name, text):
 def plot(results, folder):
     """One log-log PNG per op: time against N, a panel per (B, D), a line per implementation."""
     rows = [{"op": r.case.op, "B": r.case.B, "N": r.case.N, "D": r.case.D, "implementation": name, "seconds": t}
-            for r in results for name, t in r.times.items()]
+            for r in results if r.case.clouds == "uniform" for name, t in r.times.items()]
     return write_scaling_plots(rows, folder, f"CPU ({psutil.cpu_count()} cores)", "cpu")
 
 
@@ -300,14 +322,26 @@ def main(argv=None):
     parser.add_argument("--output", default="benchmarks/RESULTS.md", help="markdown file to write")
     parser.add_argument("--plots", default="benchmarks", help="folder for the PNG plots")
     parser.add_argument("--budget", type=float, default=None, help="seconds of repeats per measurement")
+    parser.add_argument("--metrics", action="store_true", help="the data-set evaluation benchmark (pointops.metrics); "
+                        "with --full the EMD 1-NNA runs at N=2048 (about 45 minutes on 2 cores)")
     args = parser.parse_args(argv)
     name = "quick" if args.quick else "full" if args.full else "default"
+    if args.metrics:
+        from pointops import bench_metrics
+        name = "metrics" + (" (full)" if args.full else "")
+        text = f"Machine: {machine()}  \nCommand: `python -m pointops bench --metrics{' --full' if args.full else ''}`  \n" \
+               f"Date: {datetime.date.today().isoformat()}\n\n" + bench_metrics.run(args.full, log=tqdm.write)
+        print("\n" + text)
+        if args.output:
+            write_section(args.output, name, text)
+            print(f"wrote the {name} section of {args.output}")
+        return 0
     budget = args.budget or {"quick": 0.3, "default": 0.6, "full": 2.0}[name]
     rng = np.random.default_rng(0)
     results = []
     progress = tqdm(sweep(name), desc=f"pointops bench ({name})", unit="case")
     for case in progress:
-        progress.set_postfix_str(f"{case.op} B={case.B} N={case.N} D={case.D}")
+        progress.set_postfix_str(f"{case.op} {case.clouds} B={case.B} N={case.N} D={case.D}")
         results.append(run_case(case, budget, rng))
     command = "python -m pointops bench" + {"quick": " --quick", "full": " --full", "default": ""}[name]
     text = markdown(results, command)

@@ -251,3 +251,30 @@ def test_compiled_doors_take_empty_sets_and_huge_coordinates():
         one = x[:, :1]
         assert np.allclose(_C.pairwise_chamfer(one), 2 * ((one[:, None, 0] - one[None, :, 0]) ** 2).sum(-1))
     """)
+
+
+def test_reference_path_gives_the_same_matrices():
+    """Without the compiled library the matrices come from the pure-TF path, batched by pairs."""
+    from test_robustness import expect_ok
+    expect_ok("""
+        import numpy as np
+        from scipy.spatial import cKDTree
+        from scipy.optimize import linear_sum_assignment
+        from scipy.spatial.distance import cdist
+        import pointops
+        from pointops import metrics
+        assert pointops.backend_info()["active"].startswith("reference")
+        rng = np.random.default_rng(3)
+        x, y = rng.random((3, 40, 3)), rng.random((2, 40, 3))
+        cd = lambda a, b: np.mean(cKDTree(b).query(a)[0] ** 2) + np.mean(cKDTree(a).query(b)[0] ** 2)
+        np.testing.assert_allclose(metrics.pairwise_chamfer(x, y), [[cd(a, b) for b in y] for a in x], rtol=1e-9)
+        sym = metrics.pairwise_chamfer(x, x_lengths=[40, 20, 5])
+        np.testing.assert_allclose(sym[0, 2], cd(x[0], x[2, :5]), rtol=1e-9)
+        assert np.array_equal(sym, sym.T)
+        def exact(a, b):
+            c = cdist(a, b)
+            return c[linear_sum_assignment(c)].mean()
+        want = np.array([[exact(a, b) for b in y] for a in x])
+        got = metrics.pairwise_emd(x, y)
+        assert np.all(got >= want * (1 - 1e-9)) and np.all(got <= want * (1 + 1e-3))
+    """, POINTOPS_BACKEND="reference")

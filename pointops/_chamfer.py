@@ -27,13 +27,22 @@ def reduce_points(per_point, counts, point_reduction):
     if point_reduction is None:
         return per_point
     total = tf.reduce_sum(per_point, axis=1)
-    return total / counts if point_reduction == "mean" else total
+    # A product with the reciprocal, not a division: TF's eager gradient of a product of equal shapes
+    # is two multiplications, that of a division about 0.5 ms of shape bookkeeping.
+    return total * (1 / counts) if point_reduction == "mean" else total
 
 
 def reduce_batch(per_cloud, batch_reduction):
     if batch_reduction is None:
         return per_cloud
-    return tf.reduce_mean(per_cloud) if batch_reduction == "mean" else tf.reduce_sum(per_cloud)
+    total = tf.reduce_sum(per_cloud)
+    if batch_reduction == "sum":
+        return total
+    # As above: reduce_mean's eager gradient costs about 0.5 ms, a sum times a constant much less.
+    size = per_cloud.shape[0]
+    if size is None:
+        return total * (1 / tf.cast(tf.size(per_cloud), total.dtype))
+    return total * (1 / size if size else float("nan"))  # an empty batch's mean is NaN, as reduce_mean's
 
 
 def check_reductions(point_reduction, batch_reduction):

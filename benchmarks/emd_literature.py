@@ -14,6 +14,7 @@ import numpy as np
 
 from pointops import metrics
 from pointops.mesh_clouds import mesh_clouds
+from pointops.normalization import normalize
 
 
 def approx_match(xyz1, xyz2):
@@ -43,16 +44,10 @@ def approx_emd(a, b):
 
 
 NORMALISATIONS = {
-    "unit-box (longest side 1)": lambda c: mesh_clouds_unit_box(c),
-    "unit-sphere (radius 1)": lambda c: (c - c.mean(1, keepdims=True)) / np.linalg.norm(
-        c - c.mean(1, keepdims=True), axis=2).max(1)[:, None, None],
+    "unit-box (longest side 1)": lambda c: normalize(c, "unit-box"),
+    "unit-sphere (radius 1)": lambda c: normalize(c, "unit-sphere"),
     "global std (PointFlow's ShapeNet15k)": lambda c: (c - c.reshape(-1, 3).mean(0)) / c.reshape(-1).std(),
 }
-
-
-def mesh_clouds_unit_box(c):
-    lo, hi = c.min(1, keepdims=True), c.max(1, keepdims=True)
-    return (c - (lo + hi) / 2) / (hi - lo).max(2, keepdims=True)
 
 
 def main():

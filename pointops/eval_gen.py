@@ -3,9 +3,10 @@
 The generative-model table (MMD, COV and 1-NNA under Chamfer and EMD, and JSD; PointFlow's definitions,
 see docs/generative_metrics.md) for generated clouds SAMPLES against reference clouds REFS. Each is a .npy
 array [clouds, points, 3] or a folder of point files (.npy, .ply, .xyz, .pts; all with the same number
-of points). --normalize rescales every cloud on its own first: unit-box centres its bounding box and
-makes its longest side 1 (the [-0.5, 0.5]^3 cube that JSD's grid covers); unit-sphere centres its
-centroid and puts its farthest point at distance 1; none (the default) keeps the coordinates.
+of points). --normalize rescales every cloud on its own first (pointops.normalization): unit-box centres
+its bounding box and makes its longest side 1 (the [-0.5, 0.5]^3 cube that JSD's grid covers);
+unit-sphere centres its centroid and puts its farthest point at distance 1; none (the default) keeps the
+coordinates.
 """
 import argparse
 import json
@@ -15,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from pointops.io import SUFFIXES, PointFileError, read_points
+from pointops.normalization import NORMALIZATIONS, normalize
 
-NORMALIZATIONS = ("none", "unit-box", "unit-sphere")
 ROWS = (("MMD-CD", "mmd_chamfer"), ("COV-CD", "cov_chamfer"), ("1-NNA-CD", "1nna_chamfer"),
         ("MMD-EMD", "mmd_emd"), ("COV-EMD", "cov_emd"), ("1-NNA-EMD", "1nna_emd"), ("JSD", "jsd"))
 
@@ -49,19 +50,6 @@ def read_cloud_set(path):
     if not np.isfinite(clouds).all():
         raise CloudSetError(f"{path}: non-finite coordinates")
     return clouds
-
-
-def normalize(clouds, how):
-    """Every cloud of clouds [S, N, 3] rescaled on its own (see the module's text)."""
-    if how == "none":
-        return clouds
-    if how == "unit-box":
-        lo, hi = clouds.min(axis=1, keepdims=True), clouds.max(axis=1, keepdims=True)
-        scale = np.max(hi - lo, axis=2, keepdims=True)
-        return (clouds - (lo + hi) / 2) / np.where(scale > 0, scale, 1.0)
-    centred = clouds - clouds.mean(axis=1, keepdims=True)
-    radius = np.max(np.linalg.norm(centred, axis=2), axis=1)[:, None, None]
-    return centred / np.where(radius > 0, radius, 1.0)
 
 
 def markdown_table(results, samples_shape, refs_shape, normalization):

@@ -5,6 +5,8 @@ random proportions, so a collection has many different shapes of one rough kind.
 """
 import numpy as np
 
+from pointops.normalization import normalize
+
 _BOX_FACES = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
                        [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]])
 
@@ -111,12 +113,6 @@ def _shelf(rng):
 FAMILIES = {"table": _table, "chair": _chair, "lamp": _lamp, "ring": _ring, "shelf": _shelf}
 
 
-def normalize_unit_box(clouds):
-    """Each cloud [.., N, 3] centred on its bounding box and scaled so its longest side is 1."""
-    lo, hi = clouds.min(axis=-2, keepdims=True), clouds.max(axis=-2, keepdims=True)
-    return (clouds - (lo + hi) / 2) / np.max(hi - lo, axis=-1, keepdims=True)
-
-
 def mesh_clouds(count, n_points, seed=0, families=tuple(FAMILIES)):
     """count clouds [count, n_points, 3] (float64) sampled from random meshes of the given families (in
     turn), each rotated about z at random and normalised to the unit box [-0.5, 0.5]^3."""
@@ -128,4 +124,4 @@ def mesh_clouds(count, n_points, seed=0, families=tuple(FAMILIES)):
         c, s = np.cos(angle), np.sin(angle)
         vertices = vertices @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]).T
         clouds.append(sample_surface(vertices, faces, n_points, rng))
-    return normalize_unit_box(np.stack(clouds))
+    return normalize(np.stack(clouds), "unit-box")

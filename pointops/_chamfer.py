@@ -1,10 +1,10 @@
-"""Chamfer distance from any nn_distance implementation (compiled or reference): the
+"""Chamfer distance from any nn_distance and knn implementation (compiled or reference): the
 reductions live here once, so both paths share them."""
 import tensorflow as tf
 
 from pointops import _inputs
 
-_POINT_REDUCTIONS = ("mean", "sum", None)
+_POINT_REDUCTIONS = ("mean", "sum", "max", None)
 _BATCH_REDUCTIONS = ("mean", "sum", None)
 _DIRECTIONS = ("bi", "a_to_b", "b_to_a")
 
@@ -23,21 +23,27 @@ def valid_counts(per_point, lengths):
 
 
 def reduce_points(per_point, counts, point_reduction):
-    """per_point [B, N] (0 at padding) -> [B] by mean over valid points or sum; None keeps it."""
+    """per_point [B, N] (0 at padding) -> [B] by mean over valid points, sum or max; None keeps it."""
     if point_reduction is None:
         return per_point
+    if point_reduction == "max":
+        return tf.reduce_max(per_point, axis=1)
     total = tf.reduce_sum(per_point, axis=1)
     # A product with the reciprocal, not a division: TF's eager gradient of a product of equal shapes
     # is two multiplications, that of a division about 0.5 ms of shape bookkeeping.
     return total * (1 / counts) if point_reduction == "mean" else total
 
 
-def reduce_batch(per_cloud, batch_reduction):
+def reduce_batch(per_cloud, batch_reduction, weights=None):
+    """per_cloud [B] -> sum, or mean: divided by B, or with per-cloud weights by their sum (0 when the
+    weights sum to 0, as in PyTorch3D)."""
     if batch_reduction is None:
         return per_cloud
     total = tf.reduce_sum(per_cloud)
     if batch_reduction == "sum":
         return total
+    if weights is not None:
+        return tf.math.divide_no_nan(total, tf.reduce_sum(weights))
     # As above: reduce_mean's eager gradient costs about 0.5 ms, a sum times a constant much less.
     size = per_cloud.shape[0]
     if size is None:
@@ -45,42 +51,106 @@ def reduce_batch(per_cloud, batch_reduction):
     return total * (1 / size if size else float("nan"))  # an empty batch's mean is NaN, as reduce_mean's
 
 
-def check_reductions(point_reduction, batch_reduction):
-    if point_reduction not in _POINT_REDUCTIONS:
-        raise ValueError(f"point_reduction must be one of {_POINT_REDUCTIONS}, got {point_reduction!r}")
+def check_reductions(point_reduction, batch_reduction, point_reductions=_POINT_REDUCTIONS):
+    """point_reductions: those the caller offers (EMD has no "max")."""
+    if point_reduction not in point_reductions:
+        raise ValueError(f"point_reduction must be one of {point_reductions}, got {point_reduction!r}")
     if batch_reduction not in _BATCH_REDUCTIONS:
         raise ValueError(f"batch_reduction must be one of {_BATCH_REDUCTIONS}, got {batch_reduction!r}")
     if point_reduction is None and batch_reduction is not None:
         raise ValueError("point_reduction=None keeps per-point values; it needs batch_reduction=None")
 
 
-def make_chamfer_distance(nn_distance):
+def cloud_weights(weights, batch, dtype):
+    """Per-cloud weights [B] as a tensor of dtype, checked: shape [B] and no negative weight."""
+    op = "chamfer_distance"
+    weights = tf.convert_to_tensor(weights)
+    if weights.shape.rank is not None and (weights.shape.rank != 1 or weights.shape[0] not in (None, batch)):
+        raise ValueError(f"{op}: weights must have shape [B] = [{batch}], got {weights.shape.as_list()}")
+    weights = tf.cast(weights, dtype)
+    if tf.executing_eagerly() and bool(tf.reduce_any(weights < 0)):
+        raise ValueError(f"{op}: weights cannot be negative, got {weights.numpy().tolist()}")
+    with tf.control_dependencies([tf.debugging.assert_non_negative(weights, message=f"{op}: weights cannot be negative")]):
+        return tf.identity(weights)
+
+
+def normal_term(own, other, idx, abs_cosine):
+    """1 - |cos| (1 - cos without abs_cosine) between the normals own [B, N, U] and those of each
+    point's neighbour, other [B, M, U] at idx [B, N]; 0 where idx is -1. The cosine is that of
+    PyTorch's cosine_similarity (eps 1e-6): each vector divided by max(its norm, eps)."""
+    near = tf.gather(other, tf.maximum(idx, 0), batch_dims=1)
+    unit = [v / tf.maximum(tf.norm(v, axis=-1, keepdims=True), tf.constant(1e-6, v.dtype)) for v in (own, near)]
+    cosine = tf.reduce_sum(unit[0] * unit[1], axis=-1)
+    term = 1 - (tf.abs(cosine) if abs_cosine else cosine)
+    return tf.where(idx >= 0, term, tf.zeros_like(term))
+
+
+def make_chamfer_distance(nn_distance, knn):
     def chamfer_distance(a, b, *, squared=True, direction="bi", point_reduction="mean",
-                         batch_reduction="mean", a_lengths=None, b_lengths=None):
+                         batch_reduction="mean", a_lengths=None, b_lengths=None, norm=2, weights=None,
+                         a_normals=None, b_normals=None, abs_cosine=True):
         """Chamfer distance between a [B, N, D] and b [B, M, D].
 
         The default is mean_i min_j |a_i - b_j|^2 + mean_j min_i |a_i - b_j|^2, averaged over the
-        batch. squared=False uses Euclidean distances (CD-L1). direction "a_to_b" or "b_to_a" gives
-        one side. point_reduction "mean" (over valid points), "sum" or None ([B, N] per point; with
-        direction "bi" a pair (a side, b side)); batch_reduction "mean", "sum" or None ([B]).
+        batch. squared=False uses Euclidean distances (CD-L1); norm=1 the L1 distance |a_i - b_j|_1
+        (PyTorch3D's norm=1). direction "a_to_b" or "b_to_a" gives one side. point_reduction "mean"
+        (over valid points), "sum", "max" (the larger side's largest distance: with squared=False the
+        Hausdorff distance) or None ([B, N] per point; with direction "bi" a pair (a side, b side));
+        batch_reduction "mean", "sum" or None ([B]). weights [B] >= 0 scale each cloud's value, and the
+        batch mean is then divided by their sum (PyTorch3D's rule).
+
+        With a_normals [B, N, U] and b_normals [B, M, U] the result is a pair (chamfer, normals): the
+        second is 1 - |cos| of the angle between each point's normal and its nearest neighbour's
+        (1 - cos with abs_cosine=False), reduced like the first (not with "max").
         """
         if direction not in _DIRECTIONS:
             raise ValueError(f"direction must be one of {_DIRECTIONS}, got {direction!r}")
         check_reductions(point_reduction, batch_reduction)
-        dist_ab, _, dist_ba, _ = nn_distance(a, b, a_lengths, b_lengths)
+        if norm not in (1, 2) or isinstance(norm, bool):
+            raise ValueError(f"chamfer_distance: norm must be 1 (L1) or 2 (squared Euclidean), got {norm!r}")
+        if norm == 1 and not squared:
+            raise ValueError("chamfer_distance: squared=False applies to norm=2 (Euclidean); norm=1 is the L1 distance")
+        with_normals = a_normals is not None or b_normals is not None
+        if with_normals and (a_normals is None or b_normals is None):
+            raise ValueError("chamfer_distance: the normal term needs both a_normals and b_normals")
+        if with_normals and point_reduction == "max":
+            raise ValueError('chamfer_distance: normals cannot be reduced with point_reduction="max"')
+        if norm == 2:
+            dist_ab, idx_ab, dist_ba, idx_ba = nn_distance(a, b, a_lengths, b_lengths)
+        else:
+            dist_ab, idx_ab = (t[..., 0] for t in knn(a, b, 1, a_lengths, b_lengths, norm=1))
+            dist_ba, idx_ba = (t[..., 0] for t in knn(b, a, 1, b_lengths, a_lengths, norm=1))
         dtype = dist_ab.dtype
         dist_ab, dist_ba = _inputs.widen(dist_ab), _inputs.widen(dist_ba)
         if not squared:
             dist_ab, dist_ba = safe_sqrt(dist_ab), safe_sqrt(dist_ba)
-        sides = []
+        if weights is not None:
+            weights = cloud_weights(weights, dist_ab.shape[0], dist_ab.dtype)
+        sides = []  # (per-point distances, lengths, per-point normal terms or None)
+        if with_normals:
+            a_normals, b_normals = (_inputs.widen(tf.convert_to_tensor(n)) for n in (a_normals, b_normals))
         if direction in ("bi", "a_to_b"):
-            sides.append(reduce_points(dist_ab, valid_counts(dist_ab, a_lengths), point_reduction))
+            sides.append((dist_ab, a_lengths, normal_term(a_normals, b_normals, idx_ab, abs_cosine) if with_normals else None))
         if direction in ("bi", "b_to_a"):
-            sides.append(reduce_points(dist_ba, valid_counts(dist_ba, b_lengths), point_reduction))
-        if point_reduction is None:
-            sides = [tf.cast(side, dtype) for side in sides]
-            return tuple(sides) if len(sides) == 2 else sides[0]
-        return tf.cast(reduce_batch(tf.add_n(sides), batch_reduction), dtype)
+            sides.append((dist_ba, b_lengths, normal_term(b_normals, a_normals, idx_ba, abs_cosine) if with_normals else None))
+
+        def reduce(per_point_of_sides):
+            reduced = []
+            for per_point, lengths in per_point_of_sides:
+                if weights is not None:
+                    per_point = per_point * weights[:, None]
+                reduced.append(reduce_points(per_point, valid_counts(per_point, lengths), point_reduction))
+            if point_reduction is None:
+                reduced = [tf.cast(side, dtype) for side in reduced]
+                return tuple(reduced) if len(reduced) == 2 else reduced[0]
+            per_cloud = reduced[0] if len(reduced) == 1 else (
+                tf.maximum(*reduced) if point_reduction == "max" else reduced[0] + reduced[1])
+            return tf.cast(reduce_batch(per_cloud, batch_reduction, weights), dtype)
+
+        value = reduce([(d, lengths) for d, lengths, _ in sides])
+        if not with_normals:
+            return value
+        return value, reduce([(n, lengths) for _, lengths, n in sides])
 
     chamfer_distance.__qualname__ = chamfer_distance.__name__
     return chamfer_distance

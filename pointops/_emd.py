@@ -69,7 +69,7 @@ def make_emd(emd_match):
         With return_assignment=True returns (distance, assignment [B, N] int32).
         Gradients flow to a and b with the assignment held constant.
         """
-        _chamfer.check_reductions(point_reduction, batch_reduction)
+        _chamfer.check_reductions(point_reduction, batch_reduction, ("mean", "sum", None))
         # Checked and converted once; emd_match receives tensors it passes through unchanged.
         a, b, a_len, b_len, dtype = _inputs.prepare("emd", a, b, a_lengths, b_lengths, equal_sizes=True)
         assignment, gap = emd_match(a, b, eps=eps, max_iter=max_iter, squared=squared, a_lengths=a_len,

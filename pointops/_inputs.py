@@ -90,13 +90,13 @@ def _lengths(op, name, lengths, points):
     return tf.cast(lengths, tf.int32)
 
 
-def assert_lengths(op, points, lengths, name):
+def assert_lengths(op, points, lengths, name, minimum=1):
     """Run-time check of lengths for the reference path (the compiled op checks its own)."""
     shape = tf.shape(points)
     return [
         tf.debugging.assert_equal(tf.shape(lengths)[0], shape[0],
                                   message=f"{op}: {name} must have shape [B]"),
-        tf.debugging.assert_greater_equal(lengths, 1, message=f"{op}: {name} must be >= 1"),
+        tf.debugging.assert_greater_equal(lengths, minimum, message=f"{op}: {name} must be >= {minimum}"),
         tf.debugging.assert_less_equal(lengths, shape[1],
                                        message=f"{op}: {name} must be <= the padded size"),
     ]

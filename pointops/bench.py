@@ -1,6 +1,6 @@
 """pointops benchmark: pointops against the baselines users have, measured side by side in one run.
 
-    python -m pointops bench [--quick | --full] [--metrics] [--output benchmarks/RESULTS.md] [--plots benchmarks]
+    python -m pointops bench [--quick | --full] [--metrics | --knn] [--output benchmarks/RESULTS.md] [--plots benchmarks]
 
 Baselines, on the same data in the same run: the broadcast formula from the seed note (what users write
 by hand; skipped where it would not fit in memory), pointops' own pure-TF reference path, scipy's cKDTree
@@ -8,7 +8,8 @@ by hand; skipped where it would not fit in memory), pointops' own pure-TF refere
 (ot.emd) when installed. Each row: the median time over repeats after a warm-up, each baseline's time over
 pointops' time, the peak extra memory while it ran (TensorFlow's tensors plus the native heap), and for EMD the gap to the exact optimum where
 the exact solver is affordable. Writes a markdown table and log-log PNG plots of time against N.
---metrics runs the data-set evaluation benchmark instead (pointops.bench_metrics).
+--metrics runs the data-set evaluation benchmark instead (pointops.bench_metrics), --knn the k-nearest-neighbour
+benchmark (pointops.bench_knn).
 """
 import argparse
 import ctypes
@@ -324,13 +325,19 @@ def main(argv=None):
     parser.add_argument("--budget", type=float, default=None, help="seconds of repeats per measurement")
     parser.add_argument("--metrics", action="store_true", help="the data-set evaluation benchmark (pointops.metrics); "
                         "with --full the EMD 1-NNA runs at N=2048 (about 45 minutes on 2 cores)")
+    parser.add_argument("--knn", action="store_true", help="the k-nearest-neighbour benchmark (pointops.knn)")
     args = parser.parse_args(argv)
     name = "quick" if args.quick else "full" if args.full else "default"
-    if args.metrics:
-        from pointops import bench_metrics
-        name = "metrics" + (" (full)" if args.full else "")
-        text = f"Machine: {machine()}  \nCommand: `python -m pointops bench --metrics{' --full' if args.full else ''}`  \n" \
-               f"Date: {datetime.date.today().isoformat()}\n\n" + bench_metrics.run(args.full, log=tqdm.write)
+    if args.metrics or args.knn:
+        if args.knn:
+            from pointops import bench_knn
+            name, flag, body = "knn", "--knn", bench_knn.run(args.budget or 0.6, log=tqdm.write)
+        else:
+            from pointops import bench_metrics
+            name, flag = "metrics" + (" (full)" if args.full else ""), "--metrics" + (" --full" if args.full else "")
+            body = bench_metrics.run(args.full, log=tqdm.write)
+        text = f"Machine: {machine()}  \nCommand: `python -m pointops bench {flag}`  \n" \
+               f"Date: {datetime.date.today().isoformat()}\n\n" + body
         print("\n" + text)
         if args.output:
             write_section(args.output, name, text)

@@ -16,18 +16,22 @@ _PACKAGE = "pointops"
 
 @keras.saving.register_keras_serializable(_PACKAGE)
 class ChamferLoss(keras.losses.Loss):
-    """Chamfer distance per cloud; arguments as pointops.chamfer_distance."""
+    """Chamfer distance per cloud; arguments as pointops.chamfer_distance (point_reduction "mean",
+    "sum" or "max", the last with squared=False the Hausdorff distance; norm 1 or 2)."""
 
-    def __init__(self, squared=True, direction="bi", name="chamfer", **kwargs):
+    def __init__(self, squared=True, direction="bi", point_reduction="mean", norm=2, name="chamfer", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.squared, self.direction = squared, direction
+        if point_reduction not in ("mean", "sum", "max"):
+            raise ValueError(f"ChamferLoss: point_reduction must be 'mean', 'sum' or 'max', got {point_reduction!r}")
+        self.squared, self.direction, self.point_reduction, self.norm = squared, direction, point_reduction, norm
 
     def call(self, y_true, y_pred):
         return pointops.chamfer_distance(y_pred, y_true, squared=self.squared, direction=self.direction,
-                                         batch_reduction=None)
+                                         point_reduction=self.point_reduction, norm=self.norm, batch_reduction=None)
 
     def get_config(self):
-        return {**super().get_config(), "squared": self.squared, "direction": self.direction}
+        return {**super().get_config(), "squared": self.squared, "direction": self.direction,
+                "point_reduction": self.point_reduction, "norm": self.norm}
 
 
 @keras.saving.register_keras_serializable(_PACKAGE)
@@ -86,15 +90,17 @@ class _CloudMean(keras.metrics.Metric):
 
 @keras.saving.register_keras_serializable(_PACKAGE)
 class ChamferMetric(_CloudMean):
-    def __init__(self, squared=True, name="chamfer", **kwargs):
+    def __init__(self, squared=True, point_reduction="mean", norm=2, name="chamfer", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.squared = squared
+        self.squared, self.point_reduction, self.norm = squared, point_reduction, norm
 
     def per_cloud(self, y_true, y_pred):
-        return pointops.chamfer_distance(y_pred, y_true, squared=self.squared, batch_reduction=None)
+        return pointops.chamfer_distance(y_pred, y_true, squared=self.squared, point_reduction=self.point_reduction,
+                                         norm=self.norm, batch_reduction=None)
 
     def get_config(self):
-        return {**super().get_config(), "squared": self.squared}
+        return {**super().get_config(), "squared": self.squared, "point_reduction": self.point_reduction,
+                "norm": self.norm}
 
 
 @keras.saving.register_keras_serializable(_PACKAGE)

@@ -2,6 +2,7 @@
 import tensorflow as tf
 
 from pointops import _backend, _chamfer, _density, _inputs, reference
+from pointops.knn import knn
 
 # NnAlgorithm in csrc/core/nn/nn.h; the CPU kernel's choice, which never changes the result.
 _ALGORITHMS = {"auto": 0, "brute": 1, "tree": 2}
@@ -30,7 +31,7 @@ def nn_distance(a, b, a_lengths=None, b_lengths=None, *, algorithm="auto"):
     return tf.cast(dist_ab, dtype), idx_ab, tf.cast(dist_ba, dtype), idx_ba
 
 
-chamfer_distance = _chamfer.make_chamfer_distance(nn_distance)
+chamfer_distance = _chamfer.make_chamfer_distance(nn_distance, knn)
 density_aware_chamfer = _density.make_density_aware_chamfer(nn_distance)
 f_score = _density.make_f_score(nn_distance)
 

@@ -9,7 +9,7 @@ non-finite input is not given the compiled op's NaN rule here.
 """
 import tensorflow as tf
 
-from pointops import _auction_tf, _chamfer, _density, _emd, _inputs
+from pointops import _auction_tf, _chamfer, _density, _emd, _inputs, _knn_args
 
 
 def _nearest_one(args):
@@ -31,10 +31,49 @@ def _nearest(query, ref, query_len, ref_len):
 
 
 def squared_distance_to(query, ref, idx):
-    """|query_i - ref_idx[i]|^2 per point ([B, N]); 0 where idx is -1. Differentiable in both."""
-    neighbours = tf.gather(ref, tf.maximum(idx, 0), batch_dims=1)
-    d = tf.reduce_sum(tf.square(query - neighbours), axis=-1)
+    """|query_i - ref_idx[i]|^2 per point ([B, N]) for idx [B, N]; 0 where idx is -1."""
+    return distance_to_neighbours(query, ref, idx[..., None], 2)[..., 0]
+
+
+def distance_to_neighbours(query, ref, idx, norm):
+    """The distances from query [B, N, D] to ref [B, M, D] at idx [B, N, k]: squared Euclidean (norm
+    2) or L1 (norm 1), [B, N, k]; 0 where idx is -1. Differentiable in query and ref (the gradient of
+    |x| at 0 is 0)."""
+    neighbours = tf.gather(ref, tf.maximum(idx, 0), batch_dims=1)  # [B, N, k, D]
+    diff = query[:, :, None, :] - neighbours
+    d = tf.reduce_sum(tf.square(diff) if norm == 2 else tf.abs(diff), axis=-1)
     return tf.where(idx >= 0, d, tf.zeros_like(d))
+
+
+def _k_nearest_one(k, norm):
+    def nearest(args):
+        """Indices [N, k] of the k nearest valid ref points of one cloud; -1 past them and at padding."""
+        query, ref, query_len, ref_len = args
+        diff = query[:, None, :] - ref[None, :, :]
+        d = tf.reduce_sum(tf.square(diff) if norm == 2 else tf.abs(diff), axis=-1)  # [N, M]
+        m = tf.shape(ref)[0]
+        d = tf.where(tf.sequence_mask(ref_len, m)[None, :], d, tf.constant(float("inf"), d.dtype))
+        d = tf.pad(d, [[0, 0], [0, tf.maximum(k - m, 0)]], constant_values=float("inf"))
+        # top_k puts the lower index first among equal values: ties go to the lower index.
+        idx = tf.math.top_k(-d, k).indices
+        valid = tf.sequence_mask(query_len, tf.shape(query)[0])[:, None] & (tf.range(k) < ref_len)[None, :]
+        return tf.where(valid, idx, -1)
+    return nearest
+
+
+def knn(a, b, k, a_lengths=None, b_lengths=None, *, norm=2):
+    """The k nearest points of b for every point of a: (dists [B, N, k], idx [B, N, k] int32)."""
+    k, norm = _knn_args.check_k_norm("knn", k, norm)
+    a, b, a_len, b_len, dtype = _inputs.prepare("knn", a, b, a_lengths, b_lengths)
+    checks = (_inputs.assert_lengths("knn", a, a_len, "a_lengths", minimum=0)
+              + _inputs.assert_lengths("knn", b, b_len, "b_lengths", minimum=0))
+    with tf.control_dependencies(checks):
+        if a.shape[0] == 0:  # map_fn cannot stack zero results
+            idx = tf.zeros([0, tf.shape(a)[1], k], tf.int32)
+        else:
+            idx = tf.map_fn(_k_nearest_one(k, norm), (tf.stop_gradient(a), tf.stop_gradient(b), a_len, b_len),
+                            fn_output_signature=tf.TensorSpec([None, k], tf.int32))
+    return tf.cast(distance_to_neighbours(a, b, idx, norm), dtype), idx
 
 
 def nn_distance(a, b, a_lengths=None, b_lengths=None):
@@ -51,7 +90,7 @@ def nn_distance(a, b, a_lengths=None, b_lengths=None):
     return tf.cast(dist_ab, dtype), idx_ab, tf.cast(dist_ba, dtype), idx_ba
 
 
-chamfer_distance = _chamfer.make_chamfer_distance(nn_distance)
+chamfer_distance = _chamfer.make_chamfer_distance(nn_distance, knn)
 density_aware_chamfer = _density.make_density_aware_chamfer(nn_distance)
 f_score = _density.make_f_score(nn_distance)
 

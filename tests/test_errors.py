@@ -61,6 +61,18 @@ def test_bad_dtype_and_options():
     with pytest.raises(ValueError, match="direction"):
         pointops.chamfer_distance(a, a, direction="up")
     with pytest.raises(ValueError, match="point_reduction"):
-        pointops.chamfer_distance(a, a, point_reduction="max")
+        pointops.chamfer_distance(a, a, point_reduction="median")
+    with pytest.raises(ValueError, match="point_reduction"):
+        pointops.emd(a, a, point_reduction="max")
+    with pytest.raises(ValueError, match="norm"):
+        pointops.chamfer_distance(a, a, norm=1, squared=False)
+    with pytest.raises(ValueError, match="both a_normals and b_normals"):
+        pointops.chamfer_distance(a, a, a_normals=a)
+    with pytest.raises(ValueError, match="max"):
+        pointops.chamfer_distance(a, a, a_normals=a, b_normals=a, point_reduction="max")
+    with pytest.raises(ValueError, match="weights cannot be negative"):
+        pointops.chamfer_distance(a, a, weights=[-1.0])
+    with pytest.raises(ValueError, match="weights must have shape"):
+        pointops.chamfer_distance(a, a, weights=[1.0, 2.0])
     with pytest.raises(ValueError, match="algorithm"):
         pointops.nn_distance(a, a, algorithm="fast")

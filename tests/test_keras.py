@@ -34,6 +34,7 @@ def test_metrics_match_the_functions(rng):
     y_pred = rng.random((6, 20, 3)).astype(np.float32)
     checks = [(pk.ChamferMetric(), pointops.reference.chamfer_distance(y_pred, y_true)),
               (pk.ChamferMetric(squared=False), pointops.reference.chamfer_distance(y_pred, y_true, squared=False)),
+              (pk.ChamferMetric(norm=1, point_reduction="max"), hausdorff_l1(y_pred, y_true)),
               (pk.FScore(0.2), tf.reduce_mean(pointops.reference.f_score(y_pred, y_true, 0.2)[0])),
               (pk.EMDMetric(), pointops.emd(y_pred, y_true))]
     for metric, want in checks:
@@ -44,8 +45,23 @@ def test_metrics_match_the_functions(rng):
         assert float(metric.result()) == 0.0
 
 
+def hausdorff_l1(a, b):
+    """The batch mean of max(largest L1 nearest distance a -> b, the same b -> a), in numpy."""
+    d = np.abs(a[:, :, None].astype(np.float64) - b[:, None]).sum(-1)
+    return np.maximum(d.min(2).max(1), d.min(1).max(1)).mean()
+
+
+def test_hausdorff_loss_per_cloud(rng):
+    y_true, y_pred = rng.random((3, 12, 3)).astype(np.float32), rng.random((3, 9, 3)).astype(np.float32)
+    got = pk.ChamferLoss(squared=False, point_reduction="max", reduction=None)(y_true, y_pred)
+    d = np.sqrt(((y_pred[:, :, None].astype(np.float64) - y_true[:, None]) ** 2).sum(-1))
+    np.testing.assert_allclose(got, np.maximum(d.min(2).max(1), d.min(1).max(1)), rtol=1e-6)
+    with pytest.raises(ValueError, match="point_reduction"):
+        pk.ChamferLoss(point_reduction=None)
+
+
 def test_losses_serialize():
-    for loss in (pk.ChamferLoss(squared=False, direction="a_to_b"), pk.EMDLoss(eps=1e-4), pk.DensityAwareChamferLoss(alpha=5.0)):
+    for loss in (pk.ChamferLoss(squared=False, direction="a_to_b"), pk.ChamferLoss(norm=1, point_reduction="max"), pk.EMDLoss(eps=1e-4), pk.DensityAwareChamferLoss(alpha=5.0)):
         clone = keras.losses.deserialize(keras.losses.serialize(loss))
         assert type(clone) is type(loss) and clone.get_config() == loss.get_config()
 

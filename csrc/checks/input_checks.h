@@ -62,18 +62,30 @@ inline std::string check_shape(const char* op, const char* name, const std::vect
   return std::string(op) + ": " + name + " must have shape " + shape_string(want) + ", got " + shape_string(got);
 }
 
-// lengths: [B] integers (int32, or int64 before narrowing) with 1 <= lengths[i] <= max_len.
+// lengths: [B] integers (int32, or int64 before narrowing) with min_len <= lengths[i] <= max_len
+// (min_len 1, except for knn, whose clouds may be empty as PyTorch3D's may).
 template <typename Int>
 std::string check_lengths(const char* op, const char* name, const Int* lengths,
-                          const std::vector<int64_t>& shape, int64_t B, int64_t max_len) {
+                          const std::vector<int64_t>& shape, int64_t B, int64_t max_len, int64_t min_len = 1) {
   const std::string prefix = std::string(op) + ": " + name;
   if (shape.size() != 1 || shape[0] != B)
     return prefix + " must have shape [" + std::to_string(B) + "], got " + shape_string(shape);
   for (int64_t i = 0; i < B; ++i) {
-    if (lengths[i] < 1 || lengths[i] > max_len)
-      return prefix + "[" + std::to_string(i) + "] = " + std::to_string(lengths[i]) + " is outside [1, " +
-             std::to_string(max_len) + "] (the padded size)";
+    if (lengths[i] < min_len || lengths[i] > max_len)
+      return prefix + "[" + std::to_string(i) + "] = " + std::to_string(lengths[i]) + " is outside [" +
+             std::to_string(min_len) + ", " + std::to_string(max_len) + "] (the padded size)";
   }
+  return "";
+}
+
+// knn's k and norm for a: [B, N, D]: k >= 1, B * N * k below 2^31 (the outputs' int32 indices are
+// addressed per entry), norm 1 (L1) or 2 (squared Euclidean).
+inline std::string check_knn_args(const char* op, int64_t k, int64_t norm, const std::vector<int64_t>& a) {
+  const std::string name = op;
+  if (k < 1) return name + ": k must be at least 1, got " + std::to_string(k);
+  if (norm != 1 && norm != 2) return name + ": norm must be 1 (L1) or 2 (squared Euclidean), got " + std::to_string(norm);
+  if (a.size() == 3 && a[0] * a[1] > (int64_t(std::numeric_limits<int32_t>::max()) - 1024) / k)
+    return name + ": B * N * k must be below 2^31 - 1024, got a " + shape_string(a) + " and k = " + std::to_string(k);
   return "";
 }
 

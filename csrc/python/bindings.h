@@ -6,4 +6,5 @@ namespace pointops {
 void bind_nn(pybind11::module_& m);
 void bind_emd(pybind11::module_& m);
 void bind_pairwise(pybind11::module_& m);
+void bind_knn(pybind11::module_& m);
 }  // namespace pointops

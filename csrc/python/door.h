@@ -49,7 +49,7 @@ inline py::array integer_array(const py::handle& obj, const std::string& label) 
 // Lengths [B]: None means every point is valid. Any integer array is taken, checked at full width
 // (an int64 of 2^32 + 5 is out of range, not 5), then narrowed to int32.
 inline py::array_t<int32_t> checked_lengths_array(const char* op, const char* name, const py::object& obj,
-                                                  int64_t B, int64_t full) {
+                                                  int64_t B, int64_t full, int64_t min_len = 1) {
   py::array_t<int32_t> out(B);
   if (obj.is_none()) {
     std::fill(out.mutable_data(), out.mutable_data() + B, int32_t(full));
@@ -59,7 +59,7 @@ inline py::array_t<int32_t> checked_lengths_array(const char* op, const char* na
   if (given.dtype().kind() == 'u' && given.dtype().itemsize() == 8)  // above INT64_MAX would wrap
     given = given.attr("clip")(0, full + 1);
   const auto wide = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(given);
-  raise_if(check_lengths(op, name, wide.data(), dims_of(wide), B, full));
+  raise_if(check_lengths(op, name, wide.data(), dims_of(wide), B, full, min_len));
   for (int64_t i = 0; i < B; ++i) out.mutable_data()[i] = int32_t(wide.data()[i]);
   return out;
 }

@@ -34,4 +34,5 @@ PYBIND11_MODULE(_C, m) {
   pointops::bind_nn(m);
   pointops::bind_emd(m);
   pointops::bind_pairwise(m);
+  pointops::bind_knn(m);
 }

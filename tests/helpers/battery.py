@@ -76,6 +76,7 @@ def doors():
     import pointops
     import pointops.keras as pk
     from pointops import _C
+    from pointops.compat import pytorch3d as p3d
 
     def chamfer(fn):
         return lambda a, b, kw: np.asarray(fn(a, b, batch_reduction=None, **kw), np.float64)
@@ -98,6 +99,18 @@ def doors():
         _C.emd_match(a, b, lengths=lengths) if lengths is not None else _C.emd_match(a, b)
         return None
 
+    def knn_chamfer(fn):
+        """The Chamfer distance from k=1 searches both ways (per cloud); None with lengths."""
+        def run(a, b, kw):
+            swapped = {{"a_lengths": "b_lengths", "b_lengths": "a_lengths"}[k]: v for k, v in kw.items()}
+            d_ab, d_ba = fn(a, b, 1, **kw)[0], fn(b, a, 1, **swapped)[0]
+            return None if kw else np.asarray(d_ab, np.float64)[..., 0].mean(1) + np.asarray(d_ba, np.float64)[..., 0].mean(1)
+        return run
+
+    def p3d_chamfer(a, b, kw):
+        lengths = {"x_lengths": kw.get("a_lengths"), "y_lengths": kw.get("b_lengths")}
+        return np.asarray(p3d.chamfer_distance(a, b, batch_reduction=None, **lengths)[0], np.float64)
+
     def keras_loss(cls):
         return lambda a, b, kw: None if kw else np.asarray(cls(reduction=None)(b, a), np.float64)
 
@@ -115,6 +128,10 @@ def doors():
         ("pointops._C.emd_match", c_emd, None),
         ("pointops.keras.ChamferLoss", keras_loss(pk.ChamferLoss), "chamfer"),
         ("pointops.keras.EMDLoss", keras_loss(pk.EMDLoss), "emd"),
+        ("pointops.knn", knn_chamfer(pointops.knn), "chamfer"),
+        ("pointops.reference.knn", knn_chamfer(pointops.reference.knn), "chamfer"),
+        ("pointops._C.knn", knn_chamfer(_C.knn), "chamfer"),
+        ("pointops.compat.pytorch3d.chamfer_distance", p3d_chamfer, "chamfer"),
     ]
 
 
@@ -124,7 +141,7 @@ def cases():
 
 def doors_names():
     return ["chamfer", "ref chamfer", "nn", "emd", "ref emd", "emd_match", "dcd", "f_score", "_C.nn", "_C.grad",
-            "_C.emd", "keras chamfer", "keras emd"]
+            "_C.emd", "keras chamfer", "keras emd", "knn", "ref knn", "_C.knn", "pytorch3d chamfer"]
 
 
 DTYPE_CASES = ("int32 points", "bool points", "complex points", "string points", "mixed dtypes")
@@ -144,13 +161,17 @@ def judge(door_name, computes, case, outcome_error, value):
         expect, words = "error", "float32 or float64"  # the TF-free module takes float32 and float64 only
     if door_name == "pointops._C.emd_match" and words:
         words = words.replace("a_lengths", "lengths").replace("b_lengths", "lengths")
+    if "knn" in door_name and name == "length 0":
+        expect = "value"  # knn takes empty clouds, as PyTorch3D's does
     if expect == "error":
         if outcome_error is None:
             return "returned a value where an error was due"
         kind, message = outcome_error
         if kind not in ERRORS:
             return f"raised {kind}: {message[:200]}"
-        return "" if words.lower() in message.lower() else f"error does not say {words!r}: {message[:200]}"
+        # PyTorch3D's argument names are x_lengths and y_lengths.
+        said = {words.lower(), words.lower().replace("a_lengths", "x_lengths").replace("b_lengths", "y_lengths")}
+        return "" if any(w in message.lower() for w in said) else f"error does not say {words!r}: {message[:200]}"
     if outcome_error is not None:
         kind, message = outcome_error
         # Documented errors on valid but extreme input: EMD costs that overflow the float type, unequal sizes

@@ -51,6 +51,13 @@ def main(so_path, out_path):
             checks[key] = bool(np.allclose(results[key], _chamfer_matrix(x, y, x_len), rtol=1e-5, atol=1e-7)
                                and np.allclose(results[key + "_sym"], _chamfer_matrix(x, x, [50] * 3), rtol=1e-5,
                                                atol=1e-7))
+            q, r = rng.random((2, 90, D)).astype(dtype), rng.random((2, 40, D)).astype(dtype)
+            r[1, 9] = r[1, 2]  # a tie: the lower index first
+            for norm in (1, 2):
+                key = f"knn_{np.dtype(dtype).name}_D{D}_norm{norm}"
+                dist, idx = C.knn(q, r, 8, a_lengths=np.array([90, 33]), b_lengths=np.array([40, 5]), norm=norm)
+                results[key + "_dist"], results[key + "_idx"] = dist, idx
+                checks[key] = _knn_matches(q, r, [90, 33], [40, 5], 8, norm, dist, idx)
         a = rng.random((2, 60, 3)).astype(dtype)
         b = rng.random((2, 60, 3)).astype(dtype)
         assignment, gap, _ = C.emd_match(a, b)
@@ -59,6 +66,20 @@ def main(so_path, out_path):
                                                     and (gap >= 0).all() and (gap < 1e-2).all())
     np.savez(out_path, **results)
     print(json.dumps({"level": C.cpu_level(), "levels": list(C.cpu_levels()), "checks": checks}))
+
+
+def _knn_matches(q, r, q_len, r_len, k, norm, dist, idx):
+    """dist/idx [B, N, k] against a float64 sort (stable: ties by index), -1 and 0 past the clouds."""
+    ok = True
+    for c, (n, m) in enumerate(zip(q_len, r_len)):
+        diff = q[c, :n, None].astype(np.float64) - r[c, None, :m]
+        d = (diff ** 2).sum(-1) if norm == 2 else np.abs(diff).sum(-1)
+        order = np.argsort(d, axis=1, kind="stable")[:, :k]
+        kk = order.shape[1]
+        ok &= np.array_equal(idx[c, :n, :kk], order) and (idx[c, :n, kk:] == -1).all() and (idx[c, n:] == -1).all()
+        ok &= np.allclose(dist[c, :n, :kk], np.take_along_axis(d, order, 1), rtol=1e-5, atol=1e-6)
+        ok &= (dist[c, :n, kk:] == 0).all() and (dist[c, n:] == 0).all()
+    return bool(ok)
 
 
 def _chamfer_matrix(x, y, x_len):

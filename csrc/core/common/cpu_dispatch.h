@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "emd/emd.h"
+#include "knn/knn.h"
 #include "nn/nn.h"
 #include "pairwise/pairwise.h"
 
@@ -25,6 +26,7 @@ struct CpuKernelsOf {
   decltype(&nn_distance_grad_cpu<T>) nn_distance_grad = nullptr;
   decltype(&emd_match_cpu<T>) emd_match = nullptr;
   decltype(&pairwise_chamfer_cpu<T>) pairwise_chamfer = nullptr;
+  decltype(&knn_cpu<T>) knn = nullptr;
 };
 
 struct CpuKernels {
@@ -41,6 +43,7 @@ struct CpuKernels {
 void register_nn_cpu(CpuKernels& table);
 void register_emd_cpu(CpuKernels& table);
 void register_pairwise_cpu(CpuKernels& table);
+void register_knn_cpu(CpuKernels& table);
 
 // The kernels of the level in use.
 const CpuKernels& cpu_kernels();

@@ -63,6 +63,23 @@ POINTOPS_HD T squared_distance(const T* p, const T* q, int64_t q_stride = 1) {
   return acc;
 }
 
+// The distances a k-nearest search ranks by: squared Euclidean (nn_distance's; PyTorch3D's norm=2)
+// or L1 (PyTorch3D's norm=1). The values are each norm's number, used as attributes and arguments.
+enum class Metric : int { kL1 = 1, kSquaredL2 = 2 };
+
+// The distance of metric M between p[0..D) and q[0..D), summed over d = 0..D-1 like squared_distance.
+template <Metric M, int D, typename T>
+POINTOPS_HD T point_distance(const T* p, const T* q) {
+  if constexpr (M == Metric::kSquaredL2) {
+    return squared_distance<D>(p, q);
+  } else {
+    T acc = p[0] < q[0] ? q[0] - p[0] : p[0] - q[0];
+#pragma unroll
+    for (int k = 1; k < D; ++k) acc = add_rn(acc, p[k] < q[k] ? q[k] - p[k] : p[k] - q[k]);
+    return acc;
+  }
+}
+
 // The EMD ground cost from a squared distance: itself when `squared`, else its square root.
 // Monotone in d2, so a lower bound of d2 maps to a lower bound of the cost (emd/price_tree.h).
 template <typename T>

@@ -1,12 +1,14 @@
 #pragma once
 // A tree over one cloud whose nodes keep their bounding boxes, searched a SIMD vector of queries
-// at a time (nn/nn_cpu.cc, pairwise/pairwise_cpu.cc). The same tree serves a cloud in both roles:
+// at a time (nn/nn_cpu.cc, pairwise/pairwise_cpu.cc, knn/knn_cpu.cc). The same tree serves a cloud
+// in both roles:
 //  - as queries, its leaves (at most W points: one vector, W the level's lanes) are the vectors;
 //  - as references, nodes of at most kRefLeaf points are scanned point by point for all W lanes.
-// A subtree is skipped when, in every lane, the squared distance from the query to its box is
-// strictly greater than the best found: exact, because that bound never exceeds the computed
-// squared distance of any point inside (see lane_box_gap2), so a closer or equally close point is
-// never lost; with indices, an equal distance goes to the lower index, as everywhere in nn.h.
+// A subtree is skipped when, in every lane, the distance (squared Euclidean, or L1 for knn) from
+// the query to its box is strictly greater than the limit of the results so far (the best, or the
+// k-th best): exact, because that bound never exceeds the computed distance of any point inside
+// (see lane_box_gap), so a closer or equally close point is never lost; with indices, an equal
+// distance goes to the lower index, as everywhere in nn.h.
 // Include only from kernel files compiled per CPU level (it uses common/simd.h).
 #include <algorithm>
 #include <cmath>
@@ -15,6 +17,7 @@
 #include <numeric>
 #include <vector>
 
+#include "common/point_math.h"
 #include "common/simd.h"
 
 namespace pointops {
@@ -82,13 +85,23 @@ class BlockTree {
 
   // best[lane] = min(best[lane], squared distance from lane's query to its nearest point here).
   void search(const V (&q)[D], V& best) const {
-    I unused{};
-    search_node<false>(q, 1, 0, n_, lane_box_gap2(q, 1), best, unused);
+    Nearest<false> result{best, {}};
+    search_node<Metric::kSquaredL2>(q, 1, 0, n_, lane_box_gap<Metric::kSquaredL2>(q, 1), result);
+    best = result.best;
   }
   // The same, with best_idx[lane] the index (in the source cloud) of that point; ties go to the
   // lower index (best_idx must start above every index where best starts at infinity).
   void search(const V (&q)[D], V& best, I& best_idx) const {
-    search_node<true>(q, 1, 0, n_, lane_box_gap2(q, 1), best, best_idx);
+    Nearest<true> result{best, best_idx};
+    search_node<Metric::kSquaredL2>(q, 1, 0, n_, lane_box_gap<Metric::kSquaredL2>(q, 1), result);
+    best = result.best;
+    best_idx = result.best_idx;
+  }
+  // The k nearest points of every lane's query by metric M, folded into `lists` (knn/knn_cpu.cc:
+  // limit() the k-th best distance per lane, fold(d, id) a candidate in every lane).
+  template <Metric M, typename Lists>
+  void search_k(const V (&q)[D], Lists& lists) const {
+    search_node<M>(q, 1, 0, n_, lane_box_gap<M>(q, 1), lists);
   }
 
  private:
@@ -199,78 +212,95 @@ class BlockTree {
     fn(q, &ids_[lo], int(hi - lo));
   }
 
-  // Per lane, a lower bound on the computed squared distance from the query to any point in the
-  // node's box: the gap to the box on each side (0 inside), squared and summed in the order that
-  // squared_distance uses. A coordinate difference is at least the gap it spans, and rounding is
-  // monotone, so no term and no partial sum exceeds the computed distance's.
-  V lane_box_gap2(const V (&q)[D], int64_t node) const {
+  // The nearest point so far per lane (distance, and index when kIndex); a leaf is scanned into
+  // two running minima (best, and best2 for every other point) to break the dependency chain.
+  template <bool kIndex>
+  struct Nearest {
+    V best;
+    I best_idx;
+    V best2{};
+    I best2_idx{};
+    const V& limit() const { return best; }
+    void begin_leaf() { best2 = best, best2_idx = best_idx; }
+    void fold(const V& d, int32_t id) { keep_closer(d, I{} + id, best, best_idx); }
+    void fold_second(const V& d, int32_t id) { keep_closer(d, I{} + id, best2, best2_idx); }
+    void end_leaf() { keep_closer(best2, best2_idx, best, best_idx); }
+    // Folds candidate distances d (of the points with indices id) into b / b_idx.
+    static void keep_closer(const V& d, const I& id, V& b, I& b_idx) {
+      if constexpr (kIndex) {
+        const auto closer = (d < b) | ((d == b) & (id < b_idx));
+        b = closer ? d : b;
+        b_idx = closer ? id : b_idx;
+      } else {
+        b = d < b ? d : b;
+      }
+    }
+  };
+
+  // Per lane, a lower bound on the computed distance (by metric M) from the query to any point in
+  // the node's box: the gap to the box on each side (0 inside), squared (kSquaredL2) or not (kL1)
+  // and summed in the order that distance_to uses. A coordinate difference is at least the gap it
+  // spans, and rounding is monotone, so no term and no partial sum exceeds the computed distance's.
+  template <Metric M>
+  V lane_box_gap(const V (&q)[D], int64_t node) const {
     V acc;
     for (int d = 0; d < D; ++d) {
       const V below = lower_[node * D + d] - q[d], above = q[d] - upper_[node * D + d];
       V gap = below > above ? below : above;
       gap = gap > V{} ? gap : V{};
-      acc = d == 0 ? gap * gap : acc + gap * gap;
+      const V term = M == Metric::kSquaredL2 ? gap * gap : gap;
+      acc = d == 0 ? term : acc + term;
     }
     return acc;
   }
 
-  // `bound`: lane_box_gap2 of this node, computed by the caller.
-  template <bool kIndex>
-  void search_node(const V (&q)[D], int64_t node, int64_t lo, int64_t hi, const V& bound, V& best,
-                   I& best_idx) const {
-    const auto open = bound <= best;  // '<=': an equal distance may have a lower index
+  // `bound`: lane_box_gap of this node, computed by the caller. Result: Nearest or a k-list.
+  template <Metric M, typename Result>
+  void search_node(const V (&q)[D], int64_t node, int64_t lo, int64_t hi, const V& bound,
+                   Result& result) const {
+    const auto open = bound <= result.limit();  // '<=': an equal distance may have a lower index
     bool any = false;
     for (int l = 0; l < W; ++l) any |= open[l] != 0;
     if (!any) return;
     if (hi - lo <= kRefLeaf) {
-      scan<kIndex>(q, lo, hi, best, best_idx);
+      scan<M>(q, lo, hi, result);
       return;
     }
     const int64_t mid = (lo + hi) / 2;
-    const V left = lane_box_gap2(q, 2 * node), right = lane_box_gap2(q, 2 * node + 1);
-    // Nearer child first (by the first lane's bound): a small best early prunes more.
+    const V left = lane_box_gap<M>(q, 2 * node), right = lane_box_gap<M>(q, 2 * node + 1);
+    // Nearer child first (by the first lane's bound): a small limit early prunes more.
     if (left[0] <= right[0]) {
-      search_node<kIndex>(q, 2 * node, lo, mid, left, best, best_idx);
-      search_node<kIndex>(q, 2 * node + 1, mid, hi, right, best, best_idx);
+      search_node<M>(q, 2 * node, lo, mid, left, result);
+      search_node<M>(q, 2 * node + 1, mid, hi, right, result);
     } else {
-      search_node<kIndex>(q, 2 * node + 1, mid, hi, right, best, best_idx);
-      search_node<kIndex>(q, 2 * node, lo, mid, left, best, best_idx);
+      search_node<M>(q, 2 * node + 1, mid, hi, right, result);
+      search_node<M>(q, 2 * node, lo, mid, left, result);
     }
   }
 
-  // Folds candidate distances d (of the points with indices id) into best / best_idx.
-  template <bool kIndex>
-  static void keep_closer(const V& d, const I& id, V& best, I& best_idx) {
-    if constexpr (kIndex) {
-      const auto closer = (d < best) | ((d == best) & (id < best_idx));
-      best = closer ? d : best;
-      best_idx = closer ? id : best_idx;
-    } else {
-      best = d < best ? d : best;
-    }
-  }
-
-  // Every point of [lo, hi) against all lanes; two running minima break the dependency chain.
-  template <bool kIndex>
-  void scan(const V (&q)[D], int64_t lo, int64_t hi, V& best, I& best_idx) const {
-    V best2 = best;
-    I best2_idx = best_idx;
+  // Every point of [lo, hi) against all lanes, alternate points into the result's two folds.
+  template <Metric M, typename Result>
+  void scan(const V (&q)[D], int64_t lo, int64_t hi, Result& result) const {
+    result.begin_leaf();
     int64_t k = lo;
     for (; k + 1 < hi; k += 2) {
-      keep_closer<kIndex>(distance_to(q, &pts_[k * D]), I{} + ids_[k], best, best_idx);
-      keep_closer<kIndex>(distance_to(q, &pts_[(k + 1) * D]), I{} + ids_[k + 1], best2, best2_idx);
+      result.fold(distance_to<M>(q, &pts_[k * D]), ids_[k]);
+      result.fold_second(distance_to<M>(q, &pts_[(k + 1) * D]), ids_[k + 1]);
     }
-    if (k < hi) keep_closer<kIndex>(distance_to(q, &pts_[k * D]), I{} + ids_[k], best, best_idx);
-    keep_closer<kIndex>(best2, best2_idx, best, best_idx);
+    if (k < hi) result.fold(distance_to<M>(q, &pts_[k * D]), ids_[k]);
+    result.end_leaf();
   }
 
-  // squared_distance (common/point_math.h) in every lane: the same operations in the same order.
+  // point_distance (common/point_math.h) in every lane: the same operations in the same order.
+  template <Metric M>
   static V distance_to(const V (&q)[D], const T* p) {
-    V diff = q[0] - p[0];
-    V acc = diff * diff;
-    for (int d = 1; d < D; ++d) {
-      diff = q[d] - p[d];
-      acc = acc + diff * diff;
+    V acc;
+    for (int d = 0; d < D; ++d) {
+      const V diff = q[d] - p[d];
+      V term;
+      if constexpr (M == Metric::kSquaredL2) term = diff * diff;
+      else term = diff < V{} ? -diff : diff;
+      acc = d == 0 ? term : acc + term;
     }
     return acc;
   }

@@ -4,6 +4,7 @@
 // from the indices (pointops/knn.py). CPU (knn_cpu.cc) and CUDA (knn_cuda.cu) share these
 // declarations and return the same distances and indices. Inputs are checked at the door, not here:
 //   1 <= D <= 8, K >= 1, 0 <= a_len[b] <= N, 0 <= b_len[b] <= M, B*N*K and B*M below 2^31.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -11,6 +12,27 @@
 #include "common/point_math.h"
 
 namespace pointops {
+
+// One query's list of the best k candidates, dist/idx [k], kept in nn_better order by the CPU and the
+// CUDA kernel alike. Empty entries come after every real candidate (an infinite distance with the
+// largest index), so that any point, even at an infinite distance, takes their place.
+template <typename T>
+POINTOPS_HD void clear_list(T* dist, int32_t* idx, int k) {
+  for (int e = 0; e < k; ++e) dist[e] = T(INFINITY), idx[e] = INT32_MAX;
+}
+
+// Inserts (d, id) into the list if it beats the last entry; later entries shift down by one.
+template <typename T>
+POINTOPS_HD void insert_sorted(T* dist, int32_t* idx, int k, T d, int32_t id) {
+  if (!nn_better(d, id, dist[k - 1], idx[k - 1])) return;
+  int pos = k - 1;
+  for (; pos > 0 && nn_better(d, id, dist[pos - 1], idx[pos - 1]); --pos) {
+    dist[pos] = dist[pos - 1];
+    idx[pos] = idx[pos - 1];
+  }
+  dist[pos] = d;
+  idx[pos] = id;
+}
 
 // a: [B, N, D], b: [B, M, D] row-major; a_len, b_len: [B] int32 valid lengths.
 // dist: [B, N, K] the distances (metric: squared Euclidean or L1) from a[b, i] to its K nearest

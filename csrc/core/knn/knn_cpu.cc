@@ -18,27 +18,6 @@ namespace {
 // Queries per unit of work (whole subtrees of the query cloud's tree).
 constexpr int64_t kWorkPoints = 256;
 
-// Inserts (d, id) into the list dist/idx [k], sorted by nn_better, if it beats the last entry.
-template <typename T>
-inline void insert_sorted(T* dist, int32_t* idx, int k, T d, int32_t id) {
-  if (!nn_better(d, id, dist[k - 1], idx[k - 1])) return;
-  int pos = k - 1;
-  for (; pos > 0 && nn_better(d, id, dist[pos - 1], idx[pos - 1]); --pos) {
-    dist[pos] = dist[pos - 1];
-    idx[pos] = idx[pos - 1];
-  }
-  dist[pos] = d;
-  idx[pos] = id;
-}
-
-// Empty list entries: past every real candidate (nn_better: an infinite distance with the largest
-// index), so that any point, even at an infinite distance, takes their place.
-template <typename T>
-inline void clear_list(T* dist, int32_t* idx, int k) {
-  std::fill(dist, dist + k, std::numeric_limits<T>::infinity());
-  std::fill(idx, idx + k, std::numeric_limits<int32_t>::max());
-}
-
 // The k best per lane of a query vector, as BlockTree::search_k folds them: lists [W][k] and
 // limit() the k-th best distance per lane (a point farther than it in every lane is skipped).
 template <typename T, int D>

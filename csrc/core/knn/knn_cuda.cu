@@ -3,7 +3,6 @@
 // the first k candidates a point is inserted only when it beats the k-th best, which the thread
 // keeps in registers. Same distances (point_distance) and order (nn_better) as the CPU.
 #include <algorithm>
-#include <climits>
 
 #include "common/cuda_check.h"
 #include "common/dispatch.h"
@@ -33,11 +32,9 @@ __global__ void __launch_bounds__(kThreads) knn_kernel(const T* __restrict__ a, 
     T q[D];
 #pragma unroll
     for (int d = 0; d < D; ++d) q[d] = active ? a[(batch * N + i) * D + d] : T(0);
-    if (active) {
-      for (int k = 0; k < K; ++k) row_d[k] = T(INFINITY), row_i[k] = INT_MAX;
-    }
+    if (active) clear_list(row_d, row_i, K);
     T limit_d = T(INFINITY);  // the list's last entry
-    int32_t limit_i = INT_MAX;
+    int32_t limit_i = INT32_MAX;
     const T* ref = b + batch * M * D;
     for (int64_t t0 = 0; t0 < m; t0 += kTile) {
       const int count = int(min(int64_t(kTile), m - t0));
@@ -48,14 +45,8 @@ __global__ void __launch_bounds__(kThreads) knn_kernel(const T* __restrict__ a, 
       for (int t = 0; t < count; ++t) {
         const T d = point_distance<kMetric, D>(q, &tile[t * D]);
         const int32_t j = int32_t(t0 + t);
-        if (!nn_better(d, j, limit_d, limit_i)) continue;
-        int pos = K - 1;
-        for (; pos > 0 && nn_better(d, j, row_d[pos - 1], row_i[pos - 1]); --pos) {
-          row_d[pos] = row_d[pos - 1];
-          row_i[pos] = row_i[pos - 1];
-        }
-        row_d[pos] = d;
-        row_i[pos] = j;
+        if (!nn_better(d, j, limit_d, limit_i)) continue;  // the list's last entry, from registers
+        insert_sorted(row_d, row_i, K, d, j);
         limit_d = row_d[K - 1];
         limit_i = row_i[K - 1];
       }

@@ -4,30 +4,12 @@ This is the oracle for the tests and the fallback when the compiled library is a
 the [N, M] distance matrix one cloud at a time (tf.map_fn over the batch), so memory is
 O(N * M * D) per cloud rather than for the whole batch; the nearest indices are found without
 gradient and the distances recomputed from them, so gradients go to the chosen neighbour only,
-exactly as in the compiled op. Ties go to the lowest index (tf.argmin), as in the compiled op;
+exactly as in the compiled op. Ties go to the lowest index (tf.math.top_k), as in the compiled op;
 non-finite input is not given the compiled op's NaN rule here.
 """
 import tensorflow as tf
 
 from pointops import _auction_tf, _chamfer, _density, _emd, _inputs, _knn_args
-
-
-def _nearest_one(args):
-    """Index of the nearest valid ref point for each query point of one cloud; -1 for padding."""
-    query, ref, query_len, ref_len = args  # [N, D], [M, D], scalars
-    d = tf.reduce_sum(tf.square(query[:, None, :] - ref[None, :, :]), axis=-1)  # [N, M]
-    valid_ref = tf.sequence_mask(ref_len, tf.shape(ref)[0])
-    d = tf.where(valid_ref[None, :], d, tf.constant(float("inf"), d.dtype))
-    idx = tf.argmin(d, axis=1, output_type=tf.int32)
-    return tf.where(tf.sequence_mask(query_len, tf.shape(query)[0]), idx, -1)
-
-
-def _nearest(query, ref, query_len, ref_len):
-    query, ref = tf.stop_gradient(query), tf.stop_gradient(ref)
-    if query.shape[0] == 0:  # map_fn cannot stack zero [None]-shaped results
-        return tf.zeros(tf.shape(query)[:2], tf.int32)
-    return tf.map_fn(_nearest_one, (query, ref, query_len, ref_len),
-                     fn_output_signature=tf.TensorSpec([None], tf.int32))
 
 
 def squared_distance_to(query, ref, idx):
@@ -61,6 +43,14 @@ def _k_nearest_one(k, norm):
     return nearest
 
 
+def _k_nearest(query, ref, query_len, ref_len, k, norm):
+    """Indices [B, N, k] of the k nearest valid ref points, one cloud at a time, without gradient."""
+    if query.shape[0] == 0:  # map_fn cannot stack zero results
+        return tf.zeros([0, tf.shape(query)[1], k], tf.int32)
+    return tf.map_fn(_k_nearest_one(k, norm), (tf.stop_gradient(query), tf.stop_gradient(ref), query_len, ref_len),
+                     fn_output_signature=tf.TensorSpec([None, k], tf.int32))
+
+
 def knn(a, b, k, a_lengths=None, b_lengths=None, *, norm=2):
     """The k nearest points of b for every point of a: (dists [B, N, k], idx [B, N, k] int32)."""
     k, norm = _knn_args.check_k_norm("knn", k, norm)
@@ -68,11 +58,7 @@ def knn(a, b, k, a_lengths=None, b_lengths=None, *, norm=2):
     checks = (_inputs.assert_lengths("knn", a, a_len, "a_lengths", minimum=0)
               + _inputs.assert_lengths("knn", b, b_len, "b_lengths", minimum=0))
     with tf.control_dependencies(checks):
-        if a.shape[0] == 0:  # map_fn cannot stack zero results
-            idx = tf.zeros([0, tf.shape(a)[1], k], tf.int32)
-        else:
-            idx = tf.map_fn(_k_nearest_one(k, norm), (tf.stop_gradient(a), tf.stop_gradient(b), a_len, b_len),
-                            fn_output_signature=tf.TensorSpec([None, k], tf.int32))
+        idx = _k_nearest(a, b, a_len, b_len, k, norm)
     return tf.cast(distance_to_neighbours(a, b, idx, norm), dtype), idx
 
 
@@ -83,8 +69,8 @@ def nn_distance(a, b, a_lengths=None, b_lengths=None):
     checks = (_inputs.assert_lengths("nn_distance", a, a_len, "a_lengths")
               + _inputs.assert_lengths("nn_distance", b, b_len, "b_lengths"))
     with tf.control_dependencies(checks):
-        idx_ab = _nearest(a, b, a_len, b_len)
-        idx_ba = _nearest(b, a, b_len, a_len)
+        idx_ab = _k_nearest(a, b, a_len, b_len, 1, 2)[..., 0]
+        idx_ba = _k_nearest(b, a, b_len, a_len, 1, 2)[..., 0]
     dist_ab = squared_distance_to(a, b, idx_ab)
     dist_ba = squared_distance_to(b, a, idx_ba)
     return tf.cast(dist_ab, dtype), idx_ab, tf.cast(dist_ba, dtype), idx_ba

@@ -68,8 +68,10 @@ def cloud_weights(weights, batch, dtype):
     if weights.shape.rank is not None and (weights.shape.rank != 1 or weights.shape[0] not in (None, batch)):
         raise ValueError(f"{op}: weights must have shape [B] = [{batch}], got {weights.shape.as_list()}")
     weights = tf.cast(weights, dtype)
-    if tf.executing_eagerly() and bool(tf.reduce_any(weights < 0)):
-        raise ValueError(f"{op}: weights cannot be negative, got {weights.numpy().tolist()}")
+    if tf.executing_eagerly():  # the values are known: check them now
+        if bool(tf.reduce_any(weights < 0)):
+            raise ValueError(f"{op}: weights cannot be negative, got {weights.numpy().tolist()}")
+        return weights
     with tf.control_dependencies([tf.debugging.assert_non_negative(weights, message=f"{op}: weights cannot be negative")]):
         return tf.identity(weights)
 

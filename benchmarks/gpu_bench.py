@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gpu_plots import plot_rows  # beside this script
+from gpu_knn import bench_knn, check_knn, gpu_knn  # beside this script
+from gpu_plots import plot_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 FP_OPS_PER_PAIR = lambda D: 3 * D + 1  # D sub, D mul, D-1 add, 1 compare (+ select) per pair
@@ -108,24 +109,50 @@ def check_nn(C, rng, report):
         np.array_equal(x, y, equal_nan=True) for x, y in zip(cpu, gpu))})
 
 
+def check_edges(C, rng, report):
+    """B = 0 through every CUDA door; 70000 small clouds (more than gridDim.y's 65535) through nn."""
+    empty = torch.empty(0, 5, 3, device="cuda")
+    ok = True
+    try:
+        gpu_nn(C, empty, empty)
+        no_idx, no_g = torch.empty(0, 5, dtype=torch.int32, device="cuda"), torch.empty(0, 5, device="cuda")
+        gpu_nn_grad(C, empty, empty, no_idx, no_idx, no_g, no_g)
+        gpu_emd(C, empty, empty)
+        gpu_knn(C, empty, empty, 3)
+        torch.cuda.synchronize()
+    except Exception as error:  # reported as a failed check, the run goes on
+        print("B=0 door failed:", error, flush=True)
+        ok = False
+    report.append({"check": "B=0 through nn, nn_grad, emd, knn CUDA doors", "ran": ok})
+    a_np = rng.standard_normal((70000, 16, 3)).astype(np.float32)
+    b_np = rng.standard_normal((70000, 9, 3)).astype(np.float32)
+    cpu = C.nn_distance(a_np, b_np)
+    gpu = [x.cpu().numpy() for x in gpu_nn(C, torch.from_numpy(a_np).cuda(), torch.from_numpy(b_np).cuda())]
+    report.append({"check": "nn B=70000 N=16 M=9", "bit_identical_to_cpu": all(
+        np.array_equal(x, y) for x, y in zip(cpu, gpu))})
+
+
 def check_emd(C, rng, report):
     try:
         from scipy.optimize import linear_sum_assignment
         from scipy.spatial.distance import cdist
     except ImportError:
         linear_sum_assignment = None
-    for N, D, squared in ((1, 3, False), (2, 2, False), (10, 3, False), (777, 3, False), (1000, 2, True), (2048, 3, False)):
+    cases = [(np.float32, N, D, squared) for N, D, squared in
+             ((1, 3, False), (2, 2, False), (10, 3, False), (777, 3, False), (1000, 2, True), (2048, 3, False))]
+    cases += [(np.float64, N, D, squared) for N, D, squared in ((10, 3, False), (777, 3, False), (1000, 2, True))]
+    for dtype, N, D, squared in cases:
         B = 4
-        a_np, b_np = rng.random((B, N, D)).astype(np.float32), rng.random((B, N, D)).astype(np.float32)
+        a_np, b_np = rng.random((B, N, D)).astype(dtype), rng.random((B, N, D)).astype(dtype)
         a, b = torch.from_numpy(a_np).cuda(), torch.from_numpy(b_np).cuda()
         assignment_t = torch.empty(B, N, dtype=torch.int32, device="cuda")
-        gap_t = torch.empty(B, dtype=torch.float32, device="cuda")
+        gap_t = torch.empty(B, dtype=a.dtype, device="cuda")
         rounds = C.emd_match_cuda(a, b, None, assignment_t, gap_t, squared=squared, stream=stream())
         assignment, gap = assignment_t.cpu().numpy(), gap_t.cpu().numpy()
         C.emd_match_cuda(a, b, None, assignment_t, gap_t, squared=squared, stream=stream())
         deterministic = np.array_equal(assignment, assignment_t.cpu().numpy())
         perm = all(sorted(assignment[k].tolist()) == list(range(N)) for k in range(B))
-        row = {"check": f"emd N={N} D={D} squared={squared}", "permutation": perm, "deterministic": deterministic,
+        row = {"check": f"emd {np.dtype(dtype).name} N={N} D={D} squared={squared}", "permutation": perm, "deterministic": deterministic,
                "rounds": rounds,
                "max_gap_over_mean_cost": None, "max_true_rel_gap": None, "bound_holds": None}
         if linear_sum_assignment is not None:
@@ -298,15 +325,26 @@ def main():
         _, idx_ab, _, idx_ba = gpu_nn(C, a, b, np.array([300, 17], np.int32), np.array([5, 200], np.int32))
         gpu_nn_grad(C, a, b, idx_ab, idx_ba, torch.rand(2, 300, device="cuda"), torch.rand(2, 200, device="cuda"))
         gpu_emd(C, a[:, :200].contiguous(), b, np.array([200, 33], np.int32))
+        gpu_emd(C, a[:, :200].double().contiguous(), b.double(), np.array([200, 33], np.int32))
+        for k in (1, 8, 40):
+            gpu_knn(C, a, b, k, np.array([300, 0], np.int32), np.array([5, 200], np.int32))
+            gpu_knn(C, a.double(), b.double(), k, None, None, norm=1)
         torch.cuda.synchronize()
         print("sanitize run finished")
         return
     report = []
-    check_nn(C, rng, report)
-    check_emd(C, rng, report)
+    for check in (check_edges, check_knn, check_nn, check_emd):
+        try:
+            check(C, rng, report)
+        except Exception as error:  # one broken check must not hide the others' results
+            report.append({"check": check.__name__, "ran": False, "error": repr(error)})
     for r in report:
         print(json.dumps(r), flush=True)
     rows = []
+    try:
+        bench_knn(C, rows, time_cuda, time_graph)
+    except Exception as error:  # the Chamfer and EMD timings still run
+        print("bench_knn failed:", repr(error), flush=True)
     # A curve in N for each B (the plots need at least two N per panel), D=2 beside D=3, and 100k points.
     bench(C, rng, rows, [(B, N, 3) for B in (1, 8, 32) for N in (1024, 2048, 8192, 16384)]
           + [(32, 2048, 2), (32, 8192, 2), (1, 100000, 3)])

@@ -37,7 +37,7 @@ def _scaling_plot():
 def plot_rows(rows, device, folder):
     """rows: gpu_bench's result rows (op chamfer or emd, B, N, D and the timing keys it measured)."""
     series = [{"op": op, "B": row["B"], "N": row["N"], "D": row["D"], "implementation": label, "seconds": row[key]}
-              for row in rows for op, label, key in SERIES[row["op"]] if key in row]
+              for row in rows if row["op"] in SERIES for op, label, key in SERIES[row["op"]] if key in row]
     Path(folder).mkdir(parents=True, exist_ok=True)
     return _scaling_plot().write_scaling_plots(series, str(folder), f"GPU ({device})", "gpu")
 

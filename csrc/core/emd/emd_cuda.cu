@@ -109,22 +109,21 @@ __device__ TopTwo<T> warp_top_two(const T* q_ptr, const T* b, const T* price, in
   return t;
 }
 
-// Min and max over the block; all threads get the results. smem: 2 * kThreads values.
+// Min (is_min) or max over the block; all threads get the result. smem: kThreads values of T.
 template <typename T>
-__device__ void block_min_max(T lo, T hi, T* smem, T* out_lo, T* out_hi) {
-  smem[threadIdx.x] = lo;
-  smem[kThreads + threadIdx.x] = hi;
+__device__ T block_min_or_max(T v, bool is_min, T* smem) {
+  smem[threadIdx.x] = v;
   __syncthreads();
   for (int stride = kThreads / 2; stride > 0; stride /= 2) {
     if (threadIdx.x < stride) {
-      smem[threadIdx.x] = fmin(smem[threadIdx.x], smem[threadIdx.x + stride]);
-      smem[kThreads + threadIdx.x] = fmax(smem[kThreads + threadIdx.x], smem[kThreads + threadIdx.x + stride]);
+      const T other = smem[threadIdx.x + stride];
+      smem[threadIdx.x] = is_min ? fmin(smem[threadIdx.x], other) : fmax(smem[threadIdx.x], other);
     }
     __syncthreads();
   }
-  *out_lo = smem[0];
-  *out_hi = smem[kThreads];
+  const T out = smem[0];
   __syncthreads();
+  return out;
 }
 
 //   a, b: [B, N, D]; lens: [B] (device) or nullptr; assignment: [B, N]; gap: [B].
@@ -171,8 +170,10 @@ __global__ void __launch_bounds__(kThreads, 1) auction_kernel(const T* a_all, co
       lo = fmin(lo, fmin(va, vb));
       hi = fmax(hi, fmax(va, vb));
     }
-    // dsum holds kThreads doubles: room for 2 * kThreads values of T.
-    block_min_max(lo, hi, reinterpret_cast<T*>(dsum), &lo, &hi);
+    // dsum holds kThreads doubles: room for kThreads values of T (float or double), one reduction
+    // at a time (a min and a max side by side overflowed it for double).
+    lo = block_min_or_max(lo, true, reinterpret_cast<T*>(dsum));
+    hi = block_min_or_max(hi, false, reinterpret_cast<T*>(dsum));
     span2 += (double(hi) - double(lo)) * (double(hi) - double(lo));
   }
   for (int i = threadIdx.x; i < N; i += kThreads) {

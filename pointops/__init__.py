@@ -10,11 +10,11 @@ quiet_tensorflow_for_the_command()  # before TensorFlow is first imported
 
 from pointops import reference  # noqa: E402
 from pointops._backend import backend_info  # noqa: E402
-from pointops.emd import emd, emd_match  # noqa: E402
+from pointops.emd import emd, emd_match, emd_plan  # noqa: E402
 from pointops.knn import knn, knn_gather  # noqa: E402
 from pointops.nn import chamfer_distance, density_aware_chamfer, f_score, nn_distance  # noqa: E402
 
-__all__ = ["backend_info", "chamfer_distance", "density_aware_chamfer", "emd", "emd_match", "f_score", "knn",
+__all__ = ["backend_info", "chamfer_distance", "density_aware_chamfer", "emd", "emd_match", "emd_plan", "f_score", "knn",
            "knn_gather", "nn_distance", "reference"]
 __version__ = "0.1.0"
 

@@ -1,10 +1,13 @@
 """EMD from any emd_match implementation (compiled or reference): the matched cost, its
 gradient and the reductions live here once."""
+import math
+
 import tensorflow as tf
 
 from pointops import _chamfer, _inputs
 
 DEFAULT_EPS = 1e-3
+MAX_LCM_UNITS = 8192  # the pure-TF path's transport: the largest dense assignment it builds
 
 
 def check_emd_options(eps, max_iter):
@@ -17,17 +20,31 @@ def check_emd_options(eps, max_iter):
     return eps, max_iter
 
 
+def _pair_cost(a_points, b_points, valid, squared):
+    """Cost between paired points [B, K, D] where valid [B, K] (0 elsewhere). Invalid pairs are
+    replaced by zeros before any arithmetic, so that whatever padding holds (NaN, inf) cannot reach
+    the gradient of a valid point through 0 * NaN."""
+    valid = valid[..., None]
+    d2 = tf.reduce_sum(tf.square(tf.where(valid, a_points, tf.zeros_like(a_points))
+                                 - tf.where(valid, b_points, tf.zeros_like(b_points))), axis=-1)
+    return d2 if squared else _chamfer.safe_sqrt(d2)
+
+
 def matched_cost(a, b, assignment, squared):
     """Cost of each a point to its assigned b point ([B, N]; 0 at padding). The assignment is a
     constant, so gradients flow to a and b through the cost alone; since it is a permutation,
     each b point receives exactly one gradient term (deterministic)."""
-    valid = (assignment >= 0)[..., None]
-    # Padding is replaced by zeros before any arithmetic, so that whatever it holds (NaN, inf)
-    # cannot reach the gradient of a valid point through 0 * NaN.
-    matched = tf.where(valid, tf.gather(b, tf.maximum(assignment, 0), batch_dims=1), tf.zeros_like(a))
-    a = tf.where(valid, a, tf.zeros_like(a))
-    d2 = tf.reduce_sum(tf.square(a - matched), axis=-1)
-    return d2 if squared else _chamfer.safe_sqrt(d2)
+    matched = tf.gather(b, tf.maximum(assignment, 0), batch_dims=1)
+    return _pair_cost(a, matched, assignment >= 0, squared)
+
+
+def plan_cost(a, b, plan_i, plan_j, mass, squared):
+    """mass x cost of each plan entry ([B, K]; 0 at padding), differentiable in a and b with the plan
+    held constant. A point in several entries receives one gradient term per entry (summed by the
+    gather's gradient: deterministic on the CPU, on a GPU only under op determinism)."""
+    a_points = tf.gather(a, tf.maximum(plan_i, 0), batch_dims=1)
+    b_points = tf.gather(b, tf.maximum(plan_j, 0), batch_dims=1)
+    return tf.cast(mass, a.dtype) * _pair_cost(a_points, b_points, plan_i >= 0, squared)
 
 
 def _overflow_message(dtype):
@@ -57,27 +74,99 @@ def check_cost_range(gap, dtype):
         return tf.identity(gap)
 
 
-def make_emd(emd_match):
+def _per_point(weighted, plan_i, a_lengths, n):
+    """[B, N]: each a point's share of the plan's cost, scaled so that the mean over the cloud's
+    points is the EMD (for equal sizes: the cost of its matched pair)."""
+    batch = tf.shape(weighted)[0]
+    rows = tf.range(batch)[:, None] * n + tf.maximum(plan_i, 0)
+    total = tf.math.unsorted_segment_sum(weighted, rows, batch * n)
+    return tf.reshape(total, [batch, n]) * tf.cast(a_lengths, weighted.dtype)[:, None]
+
+
+def make_lcm_transport(emd_match):
+    """The pure-TF path's transport. Equal sizes N == M, or sizes unknown until it runs: emd_match's
+    assignment (ragged lengths as it takes them). Different static sizes N and M (full clouds, no ragged
+    lengths): every point of a repeated M/g times and every point of b N/g times (g = gcd(N, M)) gives
+    two clouds of T = N M / g points of mass 1/T each, whose optimal assignment (emd_match) is the
+    optimal transport. Entries are unit pairs (K = T, not a basic plan), which is all emd needs."""
+
+    def transport(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b_lengths=None):
+        n, m = a.shape[1], b.shape[1]
+        if n is None or m is None or n == m:
+            # Equal sizes (or sizes known only when it runs, which must then be equal): the assignment
+            # as entries, ragged lengths as emd_match takes them.
+            assignment, gap = emd_match(a, b, eps=eps, max_iter=max_iter, squared=squared, a_lengths=a_lengths,
+                                        b_lengths=b_lengths)
+            valid = assignment >= 0
+            plan_i = tf.where(valid, tf.range(tf.shape(a)[1], dtype=tf.int32)[None], -1)
+            lengths = _inputs.full_lengths(a) if a_lengths is None else a_lengths
+            mass = tf.where(valid, 1 / tf.cast(lengths, a.dtype)[:, None], tf.zeros([], a.dtype))
+            return plan_i, assignment, mass, gap
+        g = math.gcd(n, m)
+        units = n * (m // g)
+        if units > MAX_LCM_UNITS:
+            raise ValueError(f"emd: on the pure-TF path, clouds of different sizes N={n} and M={m} need "
+                             f"lcm(N, M) = {units} <= {MAX_LCM_UNITS} (a dense assignment of that size); the "
+                             "compiled kernels have no such limit")
+        message = ("emd: on the pure-TF path, clouds of different sizes cannot have lengths (ragged clouds need "
+                   "the compiled kernels)")
+        full = [check for lengths, points, name in ((a_lengths, a, "a_lengths"), (b_lengths, b, "b_lengths"))
+                if lengths is not None
+                for check in _inputs.assert_lengths("emd", points, lengths, name)
+                + [tf.debugging.assert_equal(lengths, tf.shape(points)[1], message=message)]]
+        with tf.control_dependencies(full):
+            assignment, gap = emd_match(tf.tile(a, [1, m // g, 1]), tf.tile(b, [1, n // g, 1]), eps=eps,
+                                        max_iter=max_iter, squared=squared)
+        batch = tf.shape(a)[0]
+        plan_i = tf.tile(tf.range(units, dtype=tf.int32)[None] % n, [batch, 1])
+        mass = tf.fill([batch, units], tf.constant(1 / units, a.dtype))
+        return plan_i, assignment % m, mass, gap
+
+    return transport
+
+
+def make_emd(emd_match, transport):
+    """emd over an assignment implementation (equal sizes) and a transport implementation (any sizes:
+    (plan_i, plan_j, mass, gap) entries, padded with -1, -1, 0)."""
+
     def emd(a, b, *, eps=None, max_iter=None, squared=False, point_reduction="mean", batch_reduction="mean",
             return_assignment=False, a_lengths=None, b_lengths=None):
-        """Earth Mover's Distance between equal-size sets a [B, N, D] and b [B, N, D].
+        """Earth Mover's Distance between a [B, N, D] and b [B, M, D]: the optimal transport cost with
+        uniform masses, 1/N on each point of a and 1/M on each point of b (1/length with a_lengths and
+        b_lengths, which may differ per cloud and between a and b).
 
-        The one-to-one assignment comes from the auction algorithm with epsilon scaling; its mean
-        cost is within `eps` (relative, default 1e-3) of the optimum, certified per cloud by
-        emd_match's gap_bound. Cost is the Euclidean distance, or its square with squared=True.
-        point_reduction "mean", "sum" or None ([B, N]); batch_reduction "mean", "sum" or None.
-        With return_assignment=True returns (distance, assignment [B, N] int32).
-        Gradients flow to a and b with the assignment held constant.
+        Equal sizes (N == M, no lengths) take the one-to-one assignment of the auction algorithm with
+        epsilon scaling; other sizes the transportation auction (see pointops.emd_plan). Either way the
+        result is within `eps` (relative, default 1e-3) of the optimum, certified per cloud by the
+        duality gap. Cost is the Euclidean distance, or its square with squared=True.
+        point_reduction "mean" (the EMD), "sum" (N times it, per cloud) or None ([B, N]: each a point's
+        share, whose mean over the cloud is the EMD); batch_reduction "mean", "sum" or None.
+        With return_assignment=True returns (distance, assignment [B, N] int32) and needs equal sizes.
+        Gradients flow to a and b with the assignment or plan held constant.
         """
         _chamfer.check_reductions(point_reduction, batch_reduction, ("mean", "sum", None))
-        # Checked and converted once; emd_match receives tensors it passes through unchanged.
-        a, b, a_len, b_len, dtype = _inputs.prepare("emd", a, b, a_lengths, b_lengths, equal_sizes=True)
-        assignment, gap = emd_match(a, b, eps=eps, max_iter=max_iter, squared=squared, a_lengths=a_len,
-                                    b_lengths=b_len)
-        cost = matched_cost(a, b, assignment, squared)
-        per_cloud = _chamfer.reduce_points(cost, _chamfer.valid_counts(cost, a_len), point_reduction)
+        one_to_one_possible = a_lengths is None and b_lengths is None
+        # Checked and converted once; the implementations receive tensors they pass through unchanged.
+        a, b, a_len, b_len, dtype = _inputs.prepare("emd", a, b, a_lengths, b_lengths, equal_sizes=return_assignment)
+        n, m = a.shape[1], b.shape[1]
+        one_to_one = return_assignment or (one_to_one_possible and n is not None and n == m)
+        if one_to_one:
+            assignment, gap = emd_match(a, b, eps=eps, max_iter=max_iter, squared=squared, a_lengths=a_len,
+                                        b_lengths=b_len)
+            cost = matched_cost(a, b, assignment, squared)
+            per_cloud = _chamfer.reduce_points(cost, _chamfer.valid_counts(cost, a_len), point_reduction)
+        else:
+            plan_i, plan_j, mass, gap = transport(a, b, eps=eps, max_iter=max_iter, squared=squared,
+                                                  a_lengths=a_len, b_lengths=b_len)
+            weighted = plan_cost(a, b, plan_i, plan_j, mass, squared)
+            if point_reduction is None:
+                per_cloud = _per_point(weighted, plan_i, a_len, tf.shape(a)[1])
+            else:
+                per_cloud = tf.reduce_sum(weighted, axis=1)
+                if point_reduction == "sum":
+                    per_cloud *= tf.cast(a_len, per_cloud.dtype)
         # A cloud with a non-finite coordinate (NaN gap) has a NaN distance, whatever its identity
-        # assignment's cost would be.
+        # assignment's (or north-west-corner plan's) cost would be.
         nan_gap = tf.math.is_nan(gap)
         if point_reduction is None:  # per point [B, N]
             nan_gap = nan_gap[:, None]

@@ -1,6 +1,7 @@
 """pointops benchmark: pointops against the baselines users have, measured side by side in one run.
 
-    python -m pointops bench [--quick | --full] [--metrics | --knn] [--output benchmarks/RESULTS.md] [--plots benchmarks]
+    python -m pointops bench [--quick | --full] [--metrics | --knn | --transport] [--output benchmarks/RESULTS.md]
+                             [--plots benchmarks]
 
 Baselines, on the same data in the same run: the broadcast formula from the seed note (what users write
 by hand; skipped where it would not fit in memory), pointops' own pure-TF reference path, scipy's cKDTree
@@ -9,7 +10,7 @@ by hand; skipped where it would not fit in memory), pointops' own pure-TF refere
 pointops' time, the peak extra memory while it ran (TensorFlow's tensors plus the native heap), and for EMD the gap to the exact optimum where
 the exact solver is affordable. Writes a markdown table and log-log PNG plots of time against N.
 --metrics runs the data-set evaluation benchmark instead (pointops.bench_metrics), --knn the k-nearest-neighbour
-benchmark (pointops.bench_knn).
+benchmark (pointops.bench_knn), --transport EMD between clouds of different sizes against POT (pointops.bench_transport).
 """
 import argparse
 import ctypes
@@ -326,12 +327,17 @@ def main(argv=None):
     parser.add_argument("--metrics", action="store_true", help="the data-set evaluation benchmark (pointops.metrics); "
                         "with --full the EMD 1-NNA runs at N=2048 (about 45 minutes on 2 cores)")
     parser.add_argument("--knn", action="store_true", help="the k-nearest-neighbour benchmark (pointops.knn)")
+    parser.add_argument("--transport", action="store_true",
+                        help="EMD between clouds of different sizes against POT's exact ot.emd2 (a few minutes)")
     args = parser.parse_args(argv)
     name = "quick" if args.quick else "full" if args.full else "default"
-    if args.metrics or args.knn:
+    if args.metrics or args.knn or args.transport:
         if args.knn:
             from pointops import bench_knn
             name, flag, body = "knn", "--knn", bench_knn.run(args.budget or 0.6, log=tqdm.write)
+        elif args.transport:
+            from pointops import bench_transport
+            name, flag, body = "transport", "--transport", bench_transport.run(args.budget or 0.6, log=tqdm.write)
         else:
             from pointops import bench_metrics
             name, flag = "metrics" + (" (full)" if args.full else ""), "--metrics" + (" --full" if args.full else "")

@@ -4,6 +4,7 @@ import tensorflow as tf
 from pointops import _backend, _emd, _inputs, reference
 
 tf.no_gradient("PointopsEmdMatch")
+tf.no_gradient("PointopsEmdTransport")
 
 
 def emd_match(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b_lengths=None):
@@ -29,4 +30,36 @@ def emd_match(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b
     return assignment, tf.cast(_emd.check_cost_range(gap, a.dtype), dtype)
 
 
-emd = _emd.make_emd(emd_match)
+def emd_plan(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b_lengths=None):
+    """The optimal transport plan between a [B, N, D] and b [B, M, D], any sizes, in sparse form.
+
+    Masses are uniform: 1/N on each point of a and 1/M on each point of b (1/length with a_lengths and
+    b_lengths). Returns (plan_i [B, K] int32, plan_j [B, K] int32, mass [B, K], gap_bound [B]) with
+    K = N + M - 1: entry k of cloud c moves mass[c, k] from a[c, plan_i[c, k]] to b[c, plan_j[c, k]].
+    Each cloud's plan is basic (at most n + m - 1 entries, sorted by (i, j); the rest are -1, -1, 0)
+    and its masses sum to 1. gap_bound bounds (plan cost - optimal cost) from above, certified by the
+    duality gap of the transportation auction; it stops at gap_bound <= eps * cost (eps default 1e-3).
+    Equal sizes give the auction's one-to-one assignment (mass 1/N per pair). Runs on the CPU (also when
+    called under a GPU device); no gradient flows through the plan. Needs the compiled library.
+    """
+    ops = _backend.compiled_ops()
+    if ops is None:
+        raise RuntimeError("pointops.emd_plan needs pointops' compiled kernels, which are not usable here (see "
+                           "pointops.backend_info(); inside XLA-compiled functions custom ops cannot run); "
+                           "pointops.emd still works there, on the pure-TF path")
+    eps, max_iter = _emd.check_emd_options(eps, max_iter)
+    a, b, a_len, b_len, dtype = _inputs.prepare("emd_plan", a, b, a_lengths, b_lengths)
+    with tf.device("/CPU:0"):  # a CPU kernel only
+        plan_i, plan_j, mass, gap = ops.pointops_emd_transport(a, b, a_len, b_len, squared=squared, rel_tol=eps,
+                                                               max_rounds=max_iter)
+    return plan_i, plan_j, tf.cast(mass, dtype), tf.cast(_emd.check_cost_range(gap, a.dtype), dtype)
+
+
+def _transport(a, b, **options):
+    """emd's solver for clouds of different sizes: the compiled plan, or the pure-TF path's."""
+    if _backend.compiled_ops() is None:
+        return reference.transport(a, b, **options)
+    return emd_plan(a, b, **options)
+
+
+emd = _emd.make_emd(emd_match, _transport)

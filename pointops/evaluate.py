@@ -3,7 +3,7 @@
 Distances between predicted and ground-truth point clouds: files (.npy, .ply, .xyz, .pts) or folders of
 them paired by name. Prints, per pair and as means over the evaluated pairs: CD-L1 and CD-L2 (pointops'
 chamfer_distance with Euclidean and squared distances: the sum of both directions' means), EMD (Euclidean,
-equal sizes only), DCD (density-aware Chamfer, alpha=1000) and the F-score at the threshold. Files that
+the optimal transport with uniform masses, also between files of different sizes), DCD (density-aware Chamfer, alpha=1000) and the F-score at the threshold. Files that
 cannot be read are reported by name and skipped, and the means say how many pairs they cover; the exit
 status is 1 when anything was skipped.
 """
@@ -24,7 +24,7 @@ def distances(pred, gt, threshold):
     a, b = pred[None], gt[None]
     row = {"CD-L1": float(pointops.chamfer_distance(a, b, squared=False)),
            "CD-L2": float(pointops.chamfer_distance(a, b)),
-           "EMD": float(pointops.emd(a, b)) if pred.shape[0] == gt.shape[0] else None,
+           "EMD": float(pointops.emd(a, b)),
            "DCD": float(pointops.density_aware_chamfer(a, b)),
            "F-score": float(pointops.f_score(a, b, threshold)[0][0])}
     return row
@@ -57,16 +57,14 @@ def main(argv=None):
         except (tf.errors.OpError, ValueError) as err:  # e.g. coordinates whose squared distances overflow
             skipped[name] = f"not evaluated: {getattr(err, 'message', err)}"
 
-    means = {c: (float(np.mean([r[c] for r in rows.values() if r[c] is not None]))
-                 if any(r[c] is not None for r in rows.values()) else None) for c in COLUMNS}
+    means = {c: float(np.mean([r[c] for r in rows.values()])) if rows else None for c in COLUMNS}
     width = max([len(n) for n in rows] + [12])
     fmt = lambda v: f"{v:10.6f}" if v is not None else f"{'n/a':>10s}"
     print(f"{'pair':{width}s} " + " ".join(f"{c:>10s}" for c in COLUMNS))
     for name, row in rows.items():
         print(f"{name:{width}s} " + " ".join(fmt(row[c]) for c in COLUMNS))
     print(f"{'mean':{width}s} " + " ".join(fmt(means[c]) for c in COLUMNS))
-    print(f"means over {len(rows)} of {len(rows) + len(skipped)} pairs (F-score at threshold {args.threshold}; "
-          "EMD n/a where the sizes differ)")
+    print(f"means over {len(rows)} of {len(rows) + len(skipped)} pairs (F-score at threshold {args.threshold})")
     for name, reason in skipped.items():
         print(f"skipped {name}: {reason}", file=sys.stderr)
     if args.json:

@@ -36,7 +36,8 @@ class ChamferLoss(keras.losses.Loss):
 
 @keras.saving.register_keras_serializable(_PACKAGE)
 class EMDLoss(keras.losses.Loss):
-    """Earth Mover's Distance per cloud (equal sizes); arguments as pointops.emd."""
+    """Earth Mover's Distance per cloud (any sizes: y_true and y_pred may have different numbers of
+    points); arguments as pointops.emd."""
 
     def __init__(self, eps=None, max_iter=None, squared=False, name="emd", **kwargs):
         super().__init__(name=name, **kwargs)

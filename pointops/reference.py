@@ -94,4 +94,5 @@ def emd_match(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b
     return assignment, tf.cast(gap, dtype)
 
 
-emd = _emd.make_emd(emd_match)
+transport = _emd.make_lcm_transport(emd_match)
+emd = _emd.make_emd(emd_match, transport)

@@ -95,15 +95,15 @@ def test_auction_match_is_an_optimal_permutation_of_any_size():
     assert sorted(big_l[0].numpy()) == list(range(5000)) and (big_r.numpy() >= 0).all()
 
 
-@pytest.mark.parametrize("n, m", [(96, 96), (64, 128), (120, 40)])
+@pytest.mark.parametrize("n, m", [(96, 96), (64, 128), (120, 40), (30, 45), (37, 53)])
 def test_approx_match_is_the_optimal_plan_for_the_masses(n, m):
     a, b = clouds(2, n, m, 3)
     match = approx_match(a, b).numpy()
     assert match.shape == (2, m, n)
     big = max(n, m)
     for k in range(2):
-        np.testing.assert_allclose(match[k].sum(0), big / n)  # each xyz1 point (column) carries max/N
-        np.testing.assert_allclose(match[k].sum(1), big / m)  # each xyz2 point (row) carries max/M
+        np.testing.assert_allclose(match[k].sum(0), big / n, rtol=1e-6)  # each xyz1 point (column) carries max/N
+        np.testing.assert_allclose(match[k].sum(1), big / m, rtol=1e-6)  # each xyz2 point (row) carries max/M
         cost = cdist(b[k].astype(np.float64), a[k].astype(np.float64))  # [M, N]
         # The transportation problem itself, solved by scipy's LP solver: an independent oracle.
         rows = np.kron(np.eye(m), np.ones(n))
@@ -113,12 +113,6 @@ def test_approx_match_is_the_optimal_plan_for_the_masses(n, m):
         ours = float(match_cost(a[k:k + 1], b[k:k + 1], match[k:k + 1])[0])
         assert lp.fun * (1 - 1e-6) <= ours <= lp.fun * (1 + 1e-3)
         np.testing.assert_allclose(ours, (match[k] * cost).sum(), rtol=1e-5)
-
-
-def test_approx_match_rejects_sizes_that_do_not_divide():
-    a, b = clouds(1, 30, 45, 4)
-    with pytest.raises(ValueError, match="neither a multiple"):
-        approx_match(a, b)
 
 
 def test_match_cost_gradient_is_finite_at_coincident_points():

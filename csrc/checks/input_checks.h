@@ -91,10 +91,10 @@ inline std::string check_knn_args(const char* op, int64_t k, int64_t norm, const
 
 // After the auction: "" unless a cloud got an infinite gap, which the kernels give a cloud whose
 // pair costs overflow T (emd/auction_schedule.h cost_fits); then a message naming the cloud and
-// the magnitude. a, b: [B, N, D]; len: [B]; gap: [B].
+// the magnitude. a: [B, N, D] with a_len, b: [B, M, D] with b_len; gap: [B].
 template <typename T>
-std::string check_emd_cost_range(const char* op, const T* a, const T* b, int64_t B, int64_t N, int D,
-                                 const int32_t* len, const T* gap) {
+std::string check_emd_cost_range(const char* op, const T* a, const T* b, int64_t B, int64_t N, int64_t M, int D,
+                                 const int32_t* a_len, const int32_t* b_len, const T* gap) {
   for (int64_t c = 0; c < B; ++c) {
     if (!(gap[c] == std::numeric_limits<T>::infinity())) continue;
     // The extent of the bounding box, scaled by its widest side so that it cannot overflow itself.
@@ -102,11 +102,8 @@ std::string check_emd_cost_range(const char* op, const T* a, const T* b, int64_t
     double widest = 0;
     for (int k = 0; k < D; ++k) {
       double lo = a[c * N * D + k], hi = lo;
-      for (int64_t i = 0; i < len[c]; ++i)
-        for (const T* p : {a + (c * N + i) * D + k, b + (c * N + i) * D + k}) {
-          lo = std::min(lo, double(*p));
-          hi = std::max(hi, double(*p));
-        }
+      for (int64_t i = 0; i < a_len[c]; ++i) lo = std::min(lo, double(a[(c * N + i) * D + k])), hi = std::max(hi, double(a[(c * N + i) * D + k]));
+      for (int64_t j = 0; j < b_len[c]; ++j) lo = std::min(lo, double(b[(c * M + j) * D + k])), hi = std::max(hi, double(b[(c * M + j) * D + k]));
       extent[k] = hi - lo;
       widest = std::max(widest, extent[k]);
     }

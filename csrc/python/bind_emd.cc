@@ -7,8 +7,8 @@
 namespace pointops {
 namespace {
 
-EmdOptions make_options(bool squared, double rel_tol, int64_t max_rounds) {
-  if (!(rel_tol > 0)) throw py::value_error("emd_match: rel_tol must be > 0");
+EmdOptions make_options(const char* op, bool squared, double rel_tol, int64_t max_rounds) {
+  if (!(rel_tol > 0)) throw py::value_error(std::string(op) + ": rel_tol must be > 0");
   EmdOptions options;
   options.squared = squared;
   options.rel_tol = rel_tol;
@@ -38,7 +38,7 @@ py::tuple emd_match_typed(const py::array& a, const py::array& b, const py::arra
                      thread_pool_parallel_for(threads));
   }
   raise_if(check_emd_cost_range("emd_match", static_cast<const T*>(a.data()), static_cast<const T*>(b.data()), B,
-                                N, int(a.shape(2)), len.data(), gap.data()));
+                                N, N, int(a.shape(2)), len.data(), len.data(), gap.data()));
   return py::make_tuple(assignment, gap, rounds);
 }
 
@@ -47,9 +47,41 @@ py::tuple emd_match(const py::handle& a_obj, const py::handle& b_obj, const py::
   const py::array a = float_array(a_obj, "a"), b = float_array(b_obj, "b");
   const auto len = checked_emd_lengths("emd_match", dims_of(a), dims_of(b), lengths);
   if (!a.dtype().is(b.dtype())) throw py::type_error("emd_match: a and b must have the same dtype");
-  const EmdOptions options = make_options(squared, rel_tol, max_rounds);
+  const EmdOptions options = make_options("emd_match", squared, rel_tol, max_rounds);
   return a.dtype().is(py::dtype::of<float>()) ? emd_match_typed<float>(a, b, len, options, threads)
                                               : emd_match_typed<double>(a, b, len, options, threads);
+}
+
+template <typename T>
+py::tuple emd_transport_typed(const py::array& a, const py::array& b, const py::array_t<int32_t>& a_len,
+                              const py::array_t<int32_t>& b_len, const EmdOptions& options, int threads) {
+  const int64_t B = a.shape(0), N = a.shape(1), M = b.shape(1), K = N + M - 1;
+  const int D = int(a.shape(2));
+  py::array_t<int32_t> plan_i({B, K}), plan_j({B, K});
+  py::array_t<T> plan_mass({B, K}), gap(B);
+  int64_t rounds = 0;
+  EmdOptions with_rounds = options;
+  with_rounds.rounds_used = &rounds;
+  {
+    py::gil_scoped_release release;
+    cpu_kernels_of<T>().emd_transport(static_cast<const T*>(a.data()), static_cast<const T*>(b.data()), B, N, M, D,
+                                      a_len.data(), b_len.data(), with_rounds, plan_i.mutable_data(),
+                                      plan_j.mutable_data(), plan_mass.mutable_data(), gap.mutable_data(),
+                                      thread_pool_parallel_for(threads));
+  }
+  raise_if(check_emd_cost_range("emd_transport", static_cast<const T*>(a.data()), static_cast<const T*>(b.data()), B,
+                                N, M, D, a_len.data(), b_len.data(), gap.data()));
+  return py::make_tuple(plan_i, plan_j, plan_mass, gap, rounds);
+}
+
+py::tuple emd_transport(const py::handle& a_obj, const py::handle& b_obj, const py::object& a_lengths,
+                        const py::object& b_lengths, bool squared, double rel_tol, int64_t max_rounds, int threads) {
+  const py::array a = float_array(a_obj, "a"), b = float_array(b_obj, "b");
+  const auto [a_len, b_len] = checked_lengths("emd_transport", dims_of(a), dims_of(b), a_lengths, b_lengths, false);
+  if (!a.dtype().is(b.dtype())) throw py::type_error("emd_transport: a and b must have the same dtype");
+  const EmdOptions options = make_options("emd_transport", squared, rel_tol, max_rounds);
+  return a.dtype().is(py::dtype::of<float>()) ? emd_transport_typed<float>(a, b, a_len, b_len, options, threads)
+                                              : emd_transport_typed<double>(a, b, a_len, b_len, options, threads);
 }
 
 #ifdef POINTOPS_WITH_CUDA
@@ -63,7 +95,7 @@ int64_t emd_match_cuda_door(const py::handle& a_obj, const py::handle& b_obj, co
   const int64_t B = a.shape[0], N = a.shape[1];
   const DeviceArray out = expect_device(assignment, "assignment", "<i4", {B, N});
   const DeviceArray gap_out = expect_device(gap, "gap", a.typestr, {B});
-  EmdOptions options = make_options(squared, rel_tol, max_rounds);
+  EmdOptions options = make_options("emd_match_cuda", squared, rel_tol, max_rounds);
   int64_t rounds = 0;
   options.rounds_used = &rounds;
   auto stream = reinterpret_cast<cudaStream_t>(stream_handle);
@@ -88,6 +120,11 @@ void bind_emd(py::module_& m) {
         "max_rounds"_a = 0, "threads"_a = 0,
         "Auction assignment. a, b: [B,N,D] -> (assignment [B,N] int32, gap [B], rounds): gap is the certified "
         "bound on mean cost minus optimal mean cost; rounds the bidding rounds (N bids each) of the slowest cloud.");
+  m.def("emd_transport", &emd_transport, "a"_a, "b"_a, "a_lengths"_a = py::none(), "b_lengths"_a = py::none(),
+        "squared"_a = false, "rel_tol"_a = 1e-3, "max_rounds"_a = 0, "threads"_a = 0,
+        "Optimal transport with uniform masses between a [B,N,D] and b [B,M,D] (any sizes) -> (plan_i, plan_j "
+        "[B,N+M-1] int32, plan_mass [B,N+M-1], gap [B], rounds): each cloud's basic plan as (i, j, mass) "
+        "entries sorted by (i, j), -1/-1/0 past them; gap the certified bound on plan cost - optimal cost.");
 #ifdef POINTOPS_WITH_CUDA
   m.def("emd_match_cuda", &emd_match_cuda_door, "a"_a, "b"_a, "lengths"_a, "assignment"_a, "gap"_a,
         "squared"_a = false, "rel_tol"_a = 1e-3, "max_rounds"_a = 0, "stream"_a = 0,

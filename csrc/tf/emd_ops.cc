@@ -81,7 +81,7 @@ class EmdMatchCpuOp : public EmdOpBase {
     });
     if (!ctx->status().ok()) return;
     const std::string err = check_emd_cost_range("PointopsEmdMatch", a.flat<T>().data(), b.flat<T>().data(), B, N,
-                                                 D, len, gap->flat<T>().data());
+                                                 N, D, len, len, gap->flat<T>().data());
     if (!err.empty()) ctx->CtxFailure(__FILE__, __LINE__, tensorflow::errors::InvalidArgument(err));
   }
 };

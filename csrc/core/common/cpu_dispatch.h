@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "emd/emd.h"
+#include "emd/transport.h"
 #include "knn/knn.h"
 #include "nn/nn.h"
 #include "pairwise/pairwise.h"
@@ -25,6 +26,7 @@ struct CpuKernelsOf {
   decltype(&nn_distance_cpu<T>) nn_distance = nullptr;
   decltype(&nn_distance_grad_cpu<T>) nn_distance_grad = nullptr;
   decltype(&emd_match_cpu<T>) emd_match = nullptr;
+  decltype(&emd_transport_cpu<T>) emd_transport = nullptr;
   decltype(&pairwise_chamfer_cpu<T>) pairwise_chamfer = nullptr;
   decltype(&knn_cpu<T>) knn = nullptr;
 };
@@ -42,6 +44,7 @@ struct CpuKernels {
 // Each kernel file fills its entries of the table (defined once per level, private to it).
 void register_nn_cpu(CpuKernels& table);
 void register_emd_cpu(CpuKernels& table);
+void register_transport_cpu(CpuKernels& table);
 void register_pairwise_cpu(CpuKernels& table);
 void register_knn_cpu(CpuKernels& table);
 

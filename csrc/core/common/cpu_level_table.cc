@@ -9,6 +9,7 @@
 extern "C" void POINTOPS_CPU_TABLE_ENTRY(pointops::CpuKernels* table) {
   pointops::register_nn_cpu(*table);
   pointops::register_emd_cpu(*table);
+  pointops::register_transport_cpu(*table);
   pointops::register_pairwise_cpu(*table);
   pointops::register_knn_cpu(*table);
 }

@@ -64,6 +64,13 @@ def main(so_path, out_path):
         results[f"emd_{np.dtype(dtype).name}_assignment"], results[f"emd_{np.dtype(dtype).name}_gap"] = assignment, gap
         checks[f"emd_{np.dtype(dtype).name}"] = bool(all(sorted(row) == list(range(60)) for row in assignment)
                                                     and (gap >= 0).all() and (gap < 1e-2).all())
+        b_len = np.array([45, 31])  # different sizes: the transportation auction
+        plan_i, plan_j, mass, gap, _ = C.emd_transport(a, b[:, :45], b_lengths=b_len)
+        key = f"transport_{np.dtype(dtype).name}"
+        results[key + "_i"], results[key + "_j"], results[key + "_mass"], results[key + "_gap"] = plan_i, plan_j, mass, gap
+        checks[key] = bool(all(np.allclose(np.bincount(plan_i[c][plan_i[c] >= 0], mass[c][plan_i[c] >= 0], 60), 1 / 60)
+                               and np.allclose(np.bincount(plan_j[c][plan_j[c] >= 0], mass[c][plan_j[c] >= 0], m), 1 / m)
+                               for c, m in enumerate(b_len)) and (gap >= 0).all() and (gap < 1e-2).all())
     np.savez(out_path, **results)
     print(json.dumps({"level": C.cpu_level(), "levels": list(C.cpu_levels()), "checks": checks}))
 

@@ -55,7 +55,7 @@ void knn_cuda_door(const py::handle& a_obj, const py::handle& b_obj, int64_t k, 
   const DeviceArray dist = expect_device(dist_obj, "dist", a.typestr, {B, N, k});
   const DeviceArray idx = expect_device(idx_obj, "idx", "<i4", {B, N, k});
   auto stream = reinterpret_cast<cudaStream_t>(stream_handle);
-  DeviceScratch scratch(knn_cuda_workspace_bytes(B), stream);
+  DeviceScratch scratch(knn_cuda_workspace_bytes(B, N, M, int(k), a.typestr == "<f4" ? 4 : 8), stream);
   py::gil_scoped_release release;
   auto run = [&](auto tag) {
     using T = decltype(tag);

@@ -97,7 +97,7 @@ class KnnGpuOp : public KnnOpBase {
     Tensor *dist, *idx, scratch;
     if (!checked_outputs(ctx, &dist, &idx)) return;
     const Tensor &a = ctx->input(0), &b = ctx->input(1);
-    void* ws = allocate_scratch(ctx, knn_cuda_workspace_bytes(a.dim_size(0)), &scratch);
+    void* ws = allocate_scratch(ctx, knn_cuda_workspace_bytes(a.dim_size(0), a.dim_size(1), b.dim_size(1), k_, sizeof(T)), &scratch);
     if (ws == nullptr) return;
     set_cuda_status(ctx, kOp,
                     knn_cuda<T>(a.flat<T>().data(), b.flat<T>().data(), a.dim_size(0), a.dim_size(1), b.dim_size(1),

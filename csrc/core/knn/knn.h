@@ -46,8 +46,9 @@ void knn_cpu(const T* a, const T* b, int64_t B, int64_t N, int64_t M, int D, int
 
 // CUDA version, same shapes, device pointers except a_len_host/b_len_host ([B] host arrays),
 // enqueued on `stream` (no synchronisation, no allocation). `workspace` is device memory of
-// knn_cuda_workspace_bytes(B) bytes.
-size_t knn_cuda_workspace_bytes(int64_t B);
+// knn_cuda_workspace_bytes(B, N, M, K, sizeof(T)) bytes (the lengths, and the partial lists of
+// small batches, whose references are split over several blocks).
+size_t knn_cuda_workspace_bytes(int64_t B, int64_t N, int64_t M, int K, size_t value_bytes);
 template <typename T>
 CudaStatus knn_cuda(const T* a, const T* b, int64_t B, int64_t N, int64_t M, int D, int K, Metric metric,
                     const int32_t* a_len_host, const int32_t* b_len_host, T* dist, int32_t* idx,

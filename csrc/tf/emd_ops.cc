@@ -1,6 +1,7 @@
 // TensorFlow op for the auction assignment (CPU and CUDA kernels). It has no gradient: the
 // EMD's gradient flows through the matched cost, computed in TF from the assignment.
 #include "common/cpu_dispatch.h"
+#include "tf/emd_attrs.h"
 #include "tf/tf_door.h"
 
 namespace pointops {
@@ -34,14 +35,7 @@ REGISTER_OP("PointopsEmdMatch")
 
 class EmdOpBase : public OpKernel {
  public:
-  explicit EmdOpBase(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    float rel_tol;
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("squared", &options_.squared));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("rel_tol", &rel_tol));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("max_rounds", &options_.max_rounds));
-    OP_REQUIRES(ctx, rel_tol > 0, tensorflow::errors::InvalidArgument("PointopsEmdMatch: rel_tol must be > 0, got ", rel_tol));
-    options_.rel_tol = rel_tol;
-  }
+  explicit EmdOpBase(OpKernelConstruction* ctx) : OpKernel(ctx) { read_emd_attrs(ctx, "PointopsEmdMatch", &options_); }
 
  protected:
   // Checks the inputs (a_lengths must equal b_lengths) and allocates the outputs.

@@ -2,6 +2,7 @@
 // on a GPU device TF places it on the CPU). No gradient: the EMD's gradient flows through the
 // plan's cost, computed in TF from the plan entries.
 #include "common/cpu_dispatch.h"
+#include "tf/emd_attrs.h"
 #include "tf/tf_door.h"
 
 namespace pointops {
@@ -39,14 +40,7 @@ REGISTER_OP("PointopsEmdTransport")
 template <typename T>
 class EmdTransportCpuOp : public OpKernel {
  public:
-  explicit EmdTransportCpuOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    float rel_tol;
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("squared", &options_.squared));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("rel_tol", &rel_tol));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("max_rounds", &options_.max_rounds));
-    OP_REQUIRES(ctx, rel_tol > 0, tensorflow::errors::InvalidArgument("PointopsEmdTransport: rel_tol must be > 0, got ", rel_tol));
-    options_.rel_tol = rel_tol;
-  }
+  explicit EmdTransportCpuOp(OpKernelConstruction* ctx) : OpKernel(ctx) { read_emd_attrs(ctx, "PointopsEmdTransport", &options_); }
 
   void Compute(OpKernelContext* ctx) override {
     if (!check_inputs(ctx, "PointopsEmdTransport", false)) return;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/cuda_check.h"
+#include "common/device_workspace.h"
 #include "common/dispatch.h"
 #include "emd/auction_schedule.h"
 #include "emd/emd.h"
@@ -29,8 +30,6 @@ struct Scratch {
   int32_t* queue;    // circular queue of unassigned persons
   long long* bids;   // [B] bids made
 };
-
-size_t align_up(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 // The workspace holds [B, N] arrays of up to 8 bytes each (emd_match_cuda_workspace_bytes).
 template <typename P>

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "common/cuda_check.h"
+#include "common/device_workspace.h"
 #include "common/dispatch.h"
 #include "knn/knn.h"
 
@@ -118,8 +119,6 @@ int knn_splits(int64_t B, int64_t N, int64_t M, int K, size_t value_bytes) {
   while (splits > 1 && size_t(splits) * B * N * K * (value_bytes + sizeof(int32_t)) > kMaxPartialBytes) --splits;
   return int(std::max<int64_t>(splits, 1));
 }
-
-size_t align_up(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 #include <cub/device/device_radix_sort.cuh>
 
 #include "common/cuda_check.h"
+#include "common/device_workspace.h"
 #include "common/dispatch.h"
 #include "nn/nn.h"
 
@@ -13,7 +14,6 @@ namespace {
 constexpr int kThreads = 128;           // threads per block
 constexpr int kTile = 256;              // reference points per shared-memory tile
 int blocks_for(int64_t count, int threads);
-size_t align_up(size_t bytes);
 constexpr int kQueriesPerThread = 2;   // queries in registers: each shared-memory load serves two
 // Small batches have too few queries to fill the GPU with that many per thread, so the reference
 // points are then split into up to kMaxSplits ranges searched by different blocks, and a second
@@ -333,8 +333,6 @@ size_t cub_sort_bytes(int64_t count) {
                                   static_cast<uint32_t*>(nullptr), count);
   return bytes;
 }
-
-size_t align_up(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 }  // namespace
 

@@ -24,6 +24,7 @@ import torch
 
 from gpu_knn import bench_knn, check_knn, gpu_knn  # beside this script
 from gpu_plots import plot_rows
+from gpu_transport import bench_transport, check_transport, gpu_transport
 
 ROOT = Path(__file__).resolve().parent.parent
 FP_OPS_PER_PAIR = lambda D: 3 * D + 1  # D sub, D mul, D-1 add, 1 compare (+ select) per pair
@@ -307,6 +308,11 @@ def bench_emd(C, rows, sizes, torch_baseline):
         print(json.dumps(row), flush=True)
 
 
+def failed_checks(report):
+    """The checks with a False entry ("identical_to_cpu" is informative: two auctions may differ)."""
+    return [r["check"] for r in report if any(v is False for k, v in r.items() if k != "identical_to_cpu")]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build-dir", default=str(ROOT / "build" / "gpu"))
@@ -315,7 +321,7 @@ def main():
     parser.add_argument("--sanitize", action="store_true", help="tiny sizes, each kernel once (for compute-sanitizer)")
     parser.add_argument("--skip-build", action="store_true")
     parser.add_argument("--skip-torch-auction", action="store_true", help="skip the slow dense PyTorch auction baseline")
-    parser.add_argument("--knn-only", action="store_true", help="only the knn checks and timings")
+    parser.add_argument("--only", choices=("knn", "emd", "transport"), help="only this part's checks and timings")
     args = parser.parse_args()
     so = next((Path(args.build_dir) / "pointops").glob("_C*.so")) if args.skip_build else build(args.build_dir, args.archs)
     C = load_module(so)
@@ -332,11 +338,31 @@ def main():
             gpu_knn(C, a.double(), b.double(), k, None, None, norm=1)
             wide = torch.rand(2, 1000, 3, device="cuda")  # 4 reference slices: the merge kernel
             gpu_knn(C, a, wide, k, np.array([300, 7], np.int32), np.array([1000, 3], np.int32))
+        small_a, small_b = rng.random((3, 70, 3)).astype(np.float32), rng.random((3, 50, 3)).astype(np.float32)
+        gpu_transport(C, small_a, small_b, np.array([70, 3, 50], np.int32), np.array([50, 50, 49], np.int32))
+        gpu_transport(C, small_a.astype(np.float64), small_b.astype(np.float64), squared=True)
+        gpu_transport(C, small_a[:, :50], small_b, max_rounds=1)  # the abort path
         torch.cuda.synchronize()
         print("sanitize run finished")
         return
     report = []
-    for check in (check_knn,) if args.knn_only else (check_edges, check_knn, check_nn, check_emd):
+    if args.only:  # one part's checks and timings
+        check, timing = {
+            "knn": (check_knn, lambda rows: bench_knn(C, rows, time_cuda, time_graph)),
+            "emd": (check_emd, lambda rows: bench_emd(C, rows, [(32, N, 3) for N in (1024, 2048, 8192)], False)),
+            "transport": (check_transport, lambda rows: bench_transport(C, rows)),
+        }[args.only]
+        check(C, rng, report)
+        for r in report:
+            print(json.dumps(r), flush=True)
+        rows = []
+        timing(rows)
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / f"gpu_{args.only}.json").write_text(json.dumps({"checks": report, "rows": rows}, indent=1))
+        failed = failed_checks(report)
+        print(f"{args.only} checks:", "all passed" if not failed else f"FAILED: {failed}")
+        return
+    for check in (check_edges, check_knn, check_nn, check_emd, check_transport):
         try:
             check(C, rng, report)
         except Exception as error:  # one broken check must not hide the others' results
@@ -348,20 +374,18 @@ def main():
         bench_knn(C, rows, time_cuda, time_graph)
     except Exception as error:  # the Chamfer and EMD timings still run
         print("bench_knn failed:", repr(error), flush=True)
-    if args.knn_only:
-        print("\n".join(json.dumps(r) for r in report if any(v is False for v in r.values())) or "knn checks: all passed")
-        return
     # A curve in N for each B (the plots need at least two N per panel), D=2 beside D=3, and 100k points.
     bench(C, rng, rows, [(B, N, 3) for B in (1, 8, 32) for N in (1024, 2048, 8192, 16384)]
           + [(32, 2048, 2), (32, 8192, 2), (1, 100000, 3)])
     bench_emd(C, rows, [(32, N, 3) for N in (1024, 2048, 8192)], not args.skip_torch_auction)
+    bench_transport(C, rows)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     device = torch.cuda.get_device_name(0)
     (Path(args.out) / "gpu_bench.json").write_text(json.dumps({"device": device, "checks": report, "rows": rows}, indent=1))
     for path in plot_rows(rows, device, args.out):
         print(f"wrote {path}")
     print(f"\ndevice: {device}")
-    failed = [r["check"] for r in report if any(v is False for v in r.values())]
+    failed = failed_checks(report)
     print("checks:", "all passed" if not failed else f"FAILED: {failed}")
 
 

@@ -39,8 +39,9 @@ def emd_plan(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b_
     Each cloud's plan is basic (at most n + m - 1 entries, sorted by (i, j); the rest are -1, -1, 0)
     and its masses sum to 1. gap_bound bounds (plan cost - optimal cost) from above, certified by the
     duality gap of the transportation auction; it stops at gap_bound <= eps * cost (eps default 1e-3).
-    Equal sizes give the auction's one-to-one assignment (mass 1/N per pair). Runs on the CPU (also when
-    called under a GPU device); no gradient flows through the plan. Needs the compiled library.
+    Equal sizes give the auction's one-to-one assignment (mass 1/N per pair). CPU and GPU kernels (on a
+    GPU the auction runs there and the plan is finished on the host, so the outputs are in host memory
+    and the op waits for the GPU); no gradient flows through the plan. Needs the compiled library.
     """
     ops = _backend.compiled_ops()
     if ops is None:
@@ -49,9 +50,8 @@ def emd_plan(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b_
                            "pointops.emd still works there, on the pure-TF path")
     eps, max_iter = _emd.check_emd_options(eps, max_iter)
     a, b, a_len, b_len, dtype = _inputs.prepare("emd_plan", a, b, a_lengths, b_lengths)
-    with tf.device("/CPU:0"):  # a CPU kernel only
-        plan_i, plan_j, mass, gap = ops.pointops_emd_transport(a, b, a_len, b_len, squared=squared, rel_tol=eps,
-                                                               max_rounds=max_iter)
+    plan_i, plan_j, mass, gap = ops.pointops_emd_transport(a, b, a_len, b_len, squared=squared, rel_tol=eps,
+                                                           max_rounds=max_iter)
     return plan_i, plan_j, tf.cast(mass, dtype), tf.cast(_emd.check_cost_range(gap, a.dtype), dtype)
 
 

@@ -33,10 +33,20 @@ def test_tf_gpu_ops_match_cpu(rng):
             outputs = [x.numpy() for x in pointops.nn_distance(at, bt, **lengths)]
             results[device] = outputs + [g.numpy() for g in tape.gradient(loss, [at, bt])]
             results[device].append(pointops.emd_match(at, at[::-1])[0].numpy())
+            results[device] += [x.numpy() for x in pointops.emd_plan(at, bt, **lengths)]
     for cpu, gpu in zip(results["/cpu:0"][:6], results["/gpu:0"][:6]):
         np.testing.assert_array_equal(cpu, gpu)
     assignment = results["/gpu:0"][6]
     assert all(sorted(row) == list(range(700)) for row in assignment)
+    # EMD between different sizes: two auctions, each certified, so the costs agree within both gaps.
+    costs = {}
+    for device, (plan_i, plan_j, mass, gap) in ((d, results[d][7:11]) for d in results):
+        diff = np.take_along_axis(a, np.maximum(plan_i, 0)[..., None], 1) - np.take_along_axis(
+            b, np.maximum(plan_j, 0)[..., None], 1)
+        costs[device] = (mass * np.sqrt((diff.astype(np.float64) ** 2).sum(-1))).sum(-1), gap
+    (cpu_cost, cpu_gap), (gpu_cost, gpu_gap) = costs["/cpu:0"], costs["/gpu:0"]
+    assert (np.abs(cpu_cost - gpu_cost) <= cpu_gap + gpu_gap + 1e-5 * cpu_cost).all()
+    assert (gpu_gap <= 1e-3 * gpu_cost * (1 + 1e-5)).all()
 
 
 @pytest.mark.skipif(torch_cuda() is None, reason="no PyTorch with a visible CUDA device, or no CUDA kernels built")
@@ -51,3 +61,16 @@ def test_pybind_cuda_matches_cpu(rng):
     _C.nn_distance_cuda(at, bt, None, None, *out, stream=torch.cuda.current_stream().cuda_stream)
     for x, y in zip(cpu, out):
         np.testing.assert_array_equal(x, y.cpu().numpy())
+    # EMD between 600 and 450 points: a plan of the uniform masses, its cost within both gaps of the CPU's.
+    plans = [_C.emd_transport(a, b), _C.emd_transport_cuda(at, bt, stream=torch.cuda.current_stream().cuda_stream)]
+    costs = []
+    for plan_i, plan_j, mass, gap, _ in plans:
+        assert plan_i.shape == (3, 600 + 450 - 1)
+        for c in range(3):
+            used = plan_i[c] >= 0
+            np.testing.assert_allclose(np.bincount(plan_i[c, used], mass[c, used], 600), 1 / 600, atol=1e-6)
+            np.testing.assert_allclose(np.bincount(plan_j[c, used], mass[c, used], 450), 1 / 450, atol=1e-6)
+        diff = a[np.arange(3)[:, None], np.maximum(plan_i, 0)] - b[np.arange(3)[:, None], np.maximum(plan_j, 0)]
+        costs.append(((mass * np.sqrt((diff.astype(np.float64) ** 2).sum(-1))).sum(-1), gap))
+    (cpu_cost, cpu_gap), (gpu_cost, gpu_gap) = costs
+    assert (np.abs(cpu_cost - gpu_cost) <= cpu_gap + gpu_gap + 1e-5 * cpu_cost).all()

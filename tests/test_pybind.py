@@ -117,3 +117,11 @@ def test_cuda_doors_reject_bad_arguments_before_touching_the_device():
         _C.emd_match_cuda(a32, b32, None, assignment, gap)
     with pytest.raises(TypeError, match=r"emd_match_cuda: .* got <f4 and <f8"):
         _C.emd_match_cuda(a32, FakeDeviceArray(np.zeros((2, 5, 3), np.float64)), None, assignment, gap)
+    with pytest.raises(TypeError, match=r"emd_transport_cuda: .* got <f4 and <f8"):
+        _C.emd_transport_cuda(a32, b64)
+    with pytest.raises(ValueError, match="emd_transport_cuda.*b_lengths"):
+        _C.emd_transport_cuda(a32, b32, None, np.array([4, 5], np.int32))
+    with pytest.raises(ValueError, match="emd_transport_cuda: rel_tol must be > 0"):
+        _C.emd_transport_cuda(a32, b32, rel_tol=0.0)
+    with pytest.raises(TypeError, match="a must be a CUDA device array"):
+        _C.emd_transport_cuda(np.zeros((2, 5, 3), np.float32), b32)

@@ -52,26 +52,34 @@ py::tuple emd_match(const py::handle& a_obj, const py::handle& b_obj, const py::
                                               : emd_match_typed<double>(a, b, len, options, threads);
 }
 
-template <typename T>
-py::tuple emd_transport_typed(const py::array& a, const py::array& b, const py::array_t<int32_t>& a_len,
-                              const py::array_t<int32_t>& b_len, const EmdOptions& options, int threads) {
-  const int64_t B = a.shape(0), N = a.shape(1), M = b.shape(1), K = N + M - 1;
-  const int D = int(a.shape(2));
+// emd_transport's outputs (numpy): plan_i, plan_j [B, K] int32, plan_mass [B, K], gap [B], and the
+// rounds; solve(rounds, plan_i, plan_j, plan_mass, gap) fills them.
+template <typename T, typename Solve>
+py::tuple transport_outputs(int64_t B, int64_t K, const Solve& solve) {
   py::array_t<int32_t> plan_i({B, K}), plan_j({B, K});
   py::array_t<T> plan_mass({B, K}), gap(B);
   int64_t rounds = 0;
-  EmdOptions with_rounds = options;
-  with_rounds.rounds_used = &rounds;
-  {
-    py::gil_scoped_release release;
-    cpu_kernels_of<T>().emd_transport(static_cast<const T*>(a.data()), static_cast<const T*>(b.data()), B, N, M, D,
-                                      a_len.data(), b_len.data(), with_rounds, plan_i.mutable_data(),
-                                      plan_j.mutable_data(), plan_mass.mutable_data(), gap.mutable_data(),
-                                      thread_pool_parallel_for(threads));
-  }
-  raise_if(check_emd_cost_range("emd_transport", static_cast<const T*>(a.data()), static_cast<const T*>(b.data()), B,
-                                N, M, D, a_len.data(), b_len.data(), gap.data()));
+  solve(&rounds, plan_i.mutable_data(), plan_j.mutable_data(), plan_mass.mutable_data(), gap.mutable_data());
   return py::make_tuple(plan_i, plan_j, plan_mass, gap, rounds);
+}
+
+template <typename T>
+py::tuple emd_transport_typed(const py::array& a, const py::array& b, const py::array_t<int32_t>& a_len,
+                              const py::array_t<int32_t>& b_len, const EmdOptions& options, int threads) {
+  const int64_t B = a.shape(0), N = a.shape(1), M = b.shape(1);
+  const int D = int(a.shape(2));
+  const T* a_data = static_cast<const T*>(a.data());
+  const T* b_data = static_cast<const T*>(b.data());
+  return transport_outputs<T>(B, N + M - 1, [&](int64_t* rounds, int32_t* plan_i, int32_t* plan_j, T* mass, T* gap) {
+    EmdOptions with_rounds = options;
+    with_rounds.rounds_used = rounds;
+    {
+      py::gil_scoped_release release;
+      cpu_kernels_of<T>().emd_transport(a_data, b_data, B, N, M, D, a_len.data(), b_len.data(), with_rounds, plan_i,
+                                        plan_j, mass, gap, thread_pool_parallel_for(threads));
+    }
+    raise_if(check_emd_cost_range("emd_transport", a_data, b_data, B, N, M, D, a_len.data(), b_len.data(), gap));
+  });
 }
 
 py::tuple emd_transport(const py::handle& a_obj, const py::handle& b_obj, const py::object& a_lengths,
@@ -110,6 +118,37 @@ int64_t emd_match_cuda_door(const py::handle& a_obj, const py::handle& b_obj, co
   raise_cuda("emd_match_cuda", a.typestr == "<f4" ? run(float{}) : run(double{}));
   return rounds;
 }
+
+// Points on the device; the plan comes back in numpy arrays (the plan is finished on the host).
+py::tuple emd_transport_cuda_door(const py::handle& a_obj, const py::handle& b_obj, const py::object& a_lengths,
+                                  const py::object& b_lengths, bool squared, double rel_tol, int64_t max_rounds,
+                                  uintptr_t stream_handle, int threads) {
+  const DeviceArray a = device_array(a_obj, "a"), b = device_array(b_obj, "b");
+  const auto lengths = checked_lengths("emd_transport_cuda", a.shape, b.shape, a_lengths, b_lengths, false);
+  const py::array_t<int32_t>& a_len = lengths.first;
+  const py::array_t<int32_t>& b_len = lengths.second;
+  expect_same_float("emd_transport_cuda", a, b);
+  const int64_t B = a.shape[0], N = a.shape[1], M = b.shape[1];
+  const EmdOptions options = make_options("emd_transport_cuda", squared, rel_tol, max_rounds);
+  auto stream = reinterpret_cast<cudaStream_t>(stream_handle);
+  DeviceScratch scratch(emd_transport_cuda_workspace_bytes(B, N, M, a_len.data(), b_len.data()), stream);
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    return transport_outputs<T>(B, N + M - 1, [&](int64_t* rounds, int32_t* plan_i, int32_t* plan_j, T* mass, T* gap) {
+      EmdOptions with_rounds = options;
+      with_rounds.rounds_used = rounds;
+      CudaStatus status;
+      {
+        py::gil_scoped_release release;
+        status = emd_transport_cuda<T>(static_cast<const T*>(a.data), static_cast<const T*>(b.data), B, N, M,
+                                       int(a.shape[2]), a_len.data(), b_len.data(), with_rounds, plan_i, plan_j, mass,
+                                       gap, thread_pool_parallel_for(threads), scratch.ptr, stream);
+      }
+      raise_cuda("emd_transport_cuda", status);
+    });
+  };
+  return a.typestr == "<f4" ? run(float{}) : run(double{});
+}
 #endif
 
 }  // namespace
@@ -130,6 +169,11 @@ void bind_emd(py::module_& m) {
         "squared"_a = false, "rel_tol"_a = 1e-3, "max_rounds"_a = 0, "stream"_a = 0,
         "emd_match on CUDA device arrays; outputs preallocated; synchronises the stream and returns the "
         "number of bidding rounds.");
+  m.def("emd_transport_cuda", &emd_transport_cuda_door, "a"_a, "b"_a, "a_lengths"_a = py::none(),
+        "b_lengths"_a = py::none(), "squared"_a = false, "rel_tol"_a = 1e-3, "max_rounds"_a = 0, "stream"_a = 0,
+        "threads"_a = 0,
+        "emd_transport on CUDA device arrays a [B,N,D], b [B,M,D]: the auction runs on the GPU, the plan is "
+        "made basic on the host; returns emd_transport's numpy outputs (synchronises the stream).");
 #endif
 }
 

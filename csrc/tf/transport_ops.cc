@@ -1,6 +1,6 @@
-// TensorFlow op for the EMD between clouds of any sizes (the transportation auction, CPU kernel;
-// on a GPU device TF places it on the CPU). No gradient: the EMD's gradient flows through the
-// plan's cost, computed in TF from the plan entries.
+// TensorFlow op for the EMD between clouds of any sizes (the transportation auction; CPU and GPU
+// kernels). No gradient: the EMD's gradient flows through the plan's cost, computed in TF from the
+// plan entries.
 #include "common/cpu_dispatch.h"
 #include "tf/emd_attrs.h"
 #include "tf/tf_door.h"
@@ -37,37 +37,88 @@ REGISTER_OP("PointopsEmdTransport")
       return absl::OkStatus();
     });
 
-template <typename T>
-class EmdTransportCpuOp : public OpKernel {
+// The outputs, allocated after the inputs' checks; false (with ctx's status set) otherwise.
+struct TransportOutputs {
+  tensorflow::Tensor *plan_i, *plan_j, *plan_mass, *gap;
+};
+
+class EmdTransportOpBase : public OpKernel {
  public:
-  explicit EmdTransportCpuOp(OpKernelConstruction* ctx) : OpKernel(ctx) { read_emd_attrs(ctx, "PointopsEmdTransport", &options_); }
+  explicit EmdTransportOpBase(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    read_emd_attrs(ctx, "PointopsEmdTransport", &options_);
+  }
+
+ protected:
+  bool prepare(OpKernelContext* ctx, TransportOutputs* out) {
+    if (!check_inputs(ctx, "PointopsEmdTransport", false)) return false;
+    const Tensor &a = ctx->input(0), &b = ctx->input(1);
+    const int64_t B = a.dim_size(0), K = a.dim_size(1) + b.dim_size(1) - 1;
+    auto status = ctx->allocate_output(0, TensorShape({B, K}), &out->plan_i);
+    if (status.ok()) status = ctx->allocate_output(1, TensorShape({B, K}), &out->plan_j);
+    if (status.ok()) status = ctx->allocate_output(2, TensorShape({B, K}), &out->plan_mass);
+    if (status.ok()) status = ctx->allocate_output(3, TensorShape({B}), &out->gap);
+    if (!status.ok()) ctx->SetStatus(status);
+    return status.ok();
+  }
+
+  EmdOptions options_;
+};
+
+template <typename T>
+class EmdTransportCpuOp : public EmdTransportOpBase {
+ public:
+  using EmdTransportOpBase::EmdTransportOpBase;
 
   void Compute(OpKernelContext* ctx) override {
-    if (!check_inputs(ctx, "PointopsEmdTransport", false)) return;
+    TransportOutputs out;
+    if (!prepare(ctx, &out)) return;
     const Tensor &a = ctx->input(0), &b = ctx->input(1);
-    const int64_t B = a.dim_size(0), N = a.dim_size(1), M = b.dim_size(1), K = N + M - 1;
+    const int64_t B = a.dim_size(0), N = a.dim_size(1), M = b.dim_size(1);
     const int D = int(a.dim_size(2));
-    Tensor *plan_i, *plan_j, *plan_mass, *gap;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({B, K}), &plan_i));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({B, K}), &plan_j));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({B, K}), &plan_mass));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(3, TensorShape({B}), &gap));
     const int32_t* a_len = ctx->input(2).flat<int32_t>().data();
     const int32_t* b_len = ctx->input(3).flat<int32_t>().data();
     run_guarded(ctx, "PointopsEmdTransport", [&] {
       cpu_kernels_of<T>().emd_transport(a.flat<T>().data(), b.flat<T>().data(), B, N, M, D, a_len, b_len, options_,
-                                        plan_i->flat<int32_t>().data(), plan_j->flat<int32_t>().data(),
-                                        plan_mass->flat<T>().data(), gap->flat<T>().data(), tf_parallel_for(ctx));
+                                        out.plan_i->flat<int32_t>().data(), out.plan_j->flat<int32_t>().data(),
+                                        out.plan_mass->flat<T>().data(), out.gap->flat<T>().data(),
+                                        tf_parallel_for(ctx));
     });
     if (!ctx->status().ok()) return;
     const std::string err = check_emd_cost_range("PointopsEmdTransport", a.flat<T>().data(), b.flat<T>().data(), B,
-                                                 N, M, D, a_len, b_len, gap->flat<T>().data());
+                                                 N, M, D, a_len, b_len, out.gap->flat<T>().data());
     if (!err.empty()) ctx->CtxFailure(__FILE__, __LINE__, tensorflow::errors::InvalidArgument(err));
   }
-
- private:
-  EmdOptions options_;
 };
+
+#if GOOGLE_CUDA
+// The auction runs on the GPU and the plan is finished on the host (emd/transport.h), so the
+// outputs live in host memory and the kernel waits for its stream. A cloud whose pair costs
+// overflow gets an infinite gap, which the Python layer turns into the error (_emd.check_cost_range).
+template <typename T>
+class EmdTransportGpuOp : public EmdTransportOpBase {
+ public:
+  using EmdTransportOpBase::EmdTransportOpBase;
+
+  void Compute(OpKernelContext* ctx) override {
+    TransportOutputs out;
+    if (!prepare(ctx, &out)) return;
+    const Tensor &a = ctx->input(0), &b = ctx->input(1);
+    const int64_t B = a.dim_size(0), N = a.dim_size(1), M = b.dim_size(1);
+    const int32_t* a_len = ctx->input(2).flat<int32_t>().data();
+    const int32_t* b_len = ctx->input(3).flat<int32_t>().data();
+    Tensor scratch;
+    void* ws = allocate_scratch(ctx, emd_transport_cuda_workspace_bytes(B, N, M, a_len, b_len), &scratch);
+    if (ws == nullptr) return;
+    run_guarded(ctx, "PointopsEmdTransport", [&] {
+      set_cuda_status(ctx, "PointopsEmdTransport",
+                      emd_transport_cuda<T>(a.flat<T>().data(), b.flat<T>().data(), B, N, M, int(a.dim_size(2)), a_len,
+                                            b_len, options_, out.plan_i->flat<int32_t>().data(),
+                                            out.plan_j->flat<int32_t>().data(), out.plan_mass->flat<T>().data(),
+                                            out.gap->flat<T>().data(), tf_parallel_for(ctx), ws, tf_cuda_stream(ctx)));
+    });
+  }
+};
+#endif
 
 #define POINTOPS_REGISTER(T)                                                                            \
   REGISTER_KERNEL_BUILDER(Name("PointopsEmdTransport").Device(tensorflow::DEVICE_CPU).TypeConstraint<T>("T"), \
@@ -75,6 +126,23 @@ class EmdTransportCpuOp : public OpKernel {
 POINTOPS_REGISTER(float)
 POINTOPS_REGISTER(double)
 #undef POINTOPS_REGISTER
+
+#if GOOGLE_CUDA
+#define POINTOPS_REGISTER(T)                                                                     \
+  REGISTER_KERNEL_BUILDER(Name("PointopsEmdTransport")                                           \
+                              .Device(tensorflow::DEVICE_GPU)                                    \
+                              .TypeConstraint<T>("T")                                            \
+                              .HostMemory("a_lengths")                                           \
+                              .HostMemory("b_lengths")                                           \
+                              .HostMemory("plan_i")                                              \
+                              .HostMemory("plan_j")                                              \
+                              .HostMemory("plan_mass")                                           \
+                              .HostMemory("gap"),                                                \
+                          EmdTransportGpuOp<T>);
+POINTOPS_REGISTER(float)
+POINTOPS_REGISTER(double)
+#undef POINTOPS_REGISTER
+#endif
 
 }  // namespace
 }  // namespace pointops

@@ -96,4 +96,41 @@ void make_basic_plan(std::vector<PlanArc>& arcs, int64_t n, int64_t m, const Cos
   arcs.swap(basic);
 }
 
+// Makes arcs basic (make_basic_plan) and returns its certified gap per unit of mass: (its cost -
+// lower_bound) / units, with lower_bound (in units x cost) from the auction's duality.
+template <typename Cost>
+double basic_plan_gap(std::vector<PlanArc>& arcs, int64_t n, int64_t m, const Cost& cost, double lower_bound,
+                      int64_t units) {
+  make_basic_plan(arcs, n, m, cost);
+  double plan_cost = 0;
+  for (const PlanArc& arc : arcs) plan_cost += double(arc.flow) * cost(arc.i, arc.j);
+  return std::max(0.0, plan_cost - lower_bound) / double(units);
+}
+
+// The north-west-corner plan (basic, n + m - 1 arcs at most): for clouds that cannot be solved.
+inline std::vector<PlanArc> north_west_corner(int64_t n, int64_t m, int64_t supply, int64_t demand) {
+  std::vector<PlanArc> arcs;
+  int64_t i = 0, j = 0, left_i = supply, left_j = demand;
+  while (i < n && j < m) {
+    const int64_t take = std::min(left_i, left_j);
+    arcs.push_back(PlanArc{int32_t(i), int32_t(j), take});
+    left_i -= take, left_j -= take;
+    if (left_i == 0) ++i, left_i = supply;
+    if (left_j == 0) ++j, left_j = demand;
+  }
+  return arcs;
+}
+
+// One cloud's outputs, K entries: the arcs as (i, j, flow / units), then -1, -1, 0.
+template <typename T>
+void write_plan_entries(const std::vector<PlanArc>& arcs, int64_t units, int64_t K, int32_t* plan_i, int32_t* plan_j,
+                        T* plan_mass) {
+  for (int64_t k = 0; k < K; ++k) {
+    const bool used = k < int64_t(arcs.size());
+    plan_i[k] = used ? arcs[k].i : -1;
+    plan_j[k] = used ? arcs[k].j : -1;
+    plan_mass[k] = used ? T(double(arcs[k].flow) / double(units)) : T(0);
+  }
+}
+
 }  // namespace pointops

@@ -11,14 +11,15 @@
 #include "common/cuda_check.h"
 #include "common/device_workspace.h"
 #include "common/dispatch.h"
+#include "emd/auction_cuda.cuh"
 #include "emd/auction_schedule.h"
 #include "emd/emd.h"
 
 namespace pointops {
 namespace {
 
-constexpr int kThreads = 1024;
-constexpr int kWarps = kThreads / 32;
+constexpr int kThreads = kAuctionThreads;
+constexpr int kWarps = kAuctionWarps;
 
 // Per-cloud scratch, [B, N] each, plus the bid count per cloud. Prices and values are of the
 // points' type P (float or double), so float64 clouds get float64 prices.
@@ -43,86 +44,6 @@ Scratch<P> carve(void* workspace, int64_t B, int64_t N) {
   s.queue = reinterpret_cast<int32_t*>(take(sizeof(int32_t) * B * N));
   s.bids = reinterpret_cast<long long*>(take(sizeof(long long) * B));
   return s;
-}
-
-// Sum over the block in a fixed order (deterministic); all threads get the result.
-__device__ double block_sum(double v, double* smem) {
-  smem[threadIdx.x] = v;
-  __syncthreads();
-  for (int stride = kThreads / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) smem[threadIdx.x] += smem[threadIdx.x + stride];
-    __syncthreads();
-  }
-  const double total = smem[0];
-  __syncthreads();
-  return total;
-}
-
-// Exclusive prefix sum of flag over the block; *total gets the sum. All threads must call it.
-__device__ int block_exclusive_scan(int flag, int* smem, int* total) {
-  smem[threadIdx.x] = flag;
-  __syncthreads();
-  for (int offset = 1; offset < kThreads; offset *= 2) {
-    const int add = threadIdx.x >= offset ? smem[threadIdx.x - offset] : 0;
-    __syncthreads();
-    smem[threadIdx.x] += add;
-    __syncthreads();
-  }
-  const int inclusive = smem[threadIdx.x];
-  *total = smem[kThreads - 1];
-  __syncthreads();
-  return inclusive - flag;
-}
-
-template <typename P>
-struct TopTwo {
-  P w1, w2;
-  int32_t j1;
-};
-
-// Best and second-best value (-cost - price) of person q over objects [0, n), by one warp.
-template <typename T, int D>
-__device__ TopTwo<T> warp_top_two(const T* q_ptr, const T* b, const T* price, int n, bool squared) {
-  T q[D];
-#pragma unroll
-  for (int k = 0; k < D; ++k) q[k] = q_ptr[k];
-  TopTwo<T> t{T(-INFINITY), T(-INFINITY), INT32_MAX};
-  for (int j = threadIdx.x % 32; j < n; j += 32) {
-    const T w = -pair_cost<D>(q, b + int64_t(j) * D, squared) - price[j];
-    if (w > t.w1) t.w2 = t.w1, t.w1 = w, t.j1 = j;  // j rises along a lane: '>' keeps the lowest on ties
-    else t.w2 = fmax(t.w2, w);
-  }
-#pragma unroll
-  for (int offset = 16; offset > 0; offset /= 2) {
-    const T ow1 = __shfl_xor_sync(0xffffffffu, t.w1, offset);
-    const T ow2 = __shfl_xor_sync(0xffffffffu, t.w2, offset);
-    const int32_t oj1 = __shfl_xor_sync(0xffffffffu, t.j1, offset);
-    if (ow1 > t.w1 || (ow1 == t.w1 && oj1 < t.j1)) {
-      t.w2 = fmax(t.w1, ow2);
-      t.w1 = ow1;
-      t.j1 = oj1;
-    } else {
-      t.w2 = fmax(t.w2, ow1);
-    }
-  }
-  return t;
-}
-
-// Min (is_min) or max over the block; all threads get the result. smem: kThreads values of T.
-template <typename T>
-__device__ T block_min_or_max(T v, bool is_min, T* smem) {
-  smem[threadIdx.x] = v;
-  __syncthreads();
-  for (int stride = kThreads / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) {
-      const T other = smem[threadIdx.x + stride];
-      smem[threadIdx.x] = is_min ? fmin(smem[threadIdx.x], other) : fmax(smem[threadIdx.x], other);
-    }
-    __syncthreads();
-  }
-  const T out = smem[0];
-  __syncthreads();
-  return out;
 }
 
 //   a, b: [B, N, D]; lens: [B] (device) or nullptr; assignment: [B, N]; gap: [B].

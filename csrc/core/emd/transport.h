@@ -1,7 +1,8 @@
 #pragma once
 // Earth Mover's Distance between clouds of any sizes: the optimal transport with uniform masses,
 // 1/n on each of the n valid a points and 1/m on each of the m valid b points, solved exactly (within
-// a certified gap) by Bertsekas' auction for the transportation problem. CPU: transport_cpu.cc.
+// a certified gap) by Bertsekas' auction for the transportation problem. CPU: transport_cpu.cc; CUDA:
+// transport_cuda.cu and transport_cuda_host.cc.
 //
 // The auction works in integer units of mass 1/T, T = n m / gcd(n, m): each a point (a person)
 // supplies m / gcd units and each b point (an object) takes n / gcd. It is the assignment auction on
@@ -36,5 +37,18 @@ template <typename T>
 void emd_transport_cpu(const T* a, const T* b, int64_t B, int64_t N, int64_t M, int D, const int32_t* a_len,
                        const int32_t* b_len, const EmdOptions& options, int32_t* plan_i, int32_t* plan_j,
                        T* plan_mass, T* gap, const ParallelFor& pfor);
+
+// CUDA: a, b on the device, everything else on the host (the outputs too). One block per cloud runs
+// the auction (transport_cuda.cu); the host then makes each plan basic, as the CPU does
+// (transport_cuda_host.cc), so the call waits for `stream`. A cloud whose objects would need more
+// holders than the kernel keeps (kTransportMaxHolders, only where the sizes are nearly equal) is
+// solved by the CPU kernel instead. `workspace`: device memory of
+// emd_transport_cuda_workspace_bytes(B, N, M, a_len, b_len) bytes.
+size_t emd_transport_cuda_workspace_bytes(int64_t B, int64_t N, int64_t M, const int32_t* a_len,
+                                          const int32_t* b_len);
+template <typename T>
+CudaStatus emd_transport_cuda(const T* a, const T* b, int64_t B, int64_t N, int64_t M, int D, const int32_t* a_len,
+                              const int32_t* b_len, const EmdOptions& options, int32_t* plan_i, int32_t* plan_j,
+                              T* plan_mass, T* gap, const ParallelFor& pfor, void* workspace, cudaStream_t stream);
 
 }  // namespace pointops

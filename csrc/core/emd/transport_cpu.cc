@@ -172,20 +172,6 @@ class TransportAuction {
   PriceTree<T, D> tree_;
 };
 
-// The north-west-corner plan (basic, n + m - 1 arcs at most): for clouds that cannot be solved.
-std::vector<PlanArc> north_west_corner(int64_t n, int64_t m, int64_t supply, int64_t demand) {
-  std::vector<PlanArc> arcs;
-  int64_t i = 0, j = 0, left_i = supply, left_j = demand;
-  while (i < n && j < m) {
-    const int64_t take = std::min(left_i, left_j);
-    arcs.push_back(PlanArc{int32_t(i), int32_t(j), take});
-    left_i -= take, left_j -= take;
-    if (left_i == 0) ++i, left_i = supply;
-    if (left_j == 0) ++j, left_j = demand;
-  }
-  return arcs;
-}
-
 // One cloud, persons a [n, D] (n >= m: the larger side bids, which measured 2-3x faster than the
 // smaller side with its larger supplies), objects b [m, D]. Writes the plan arcs (i indexes a) and
 // returns (gap in cost units, bids); units receives T, the number of units of mass.
@@ -214,10 +200,8 @@ std::pair<double, int64_t> transport_one(const T* a, int64_t n, const T* b, int6
     eps = next_eps(eps, floor);
   }
   arcs = auction.plan();
-  make_basic_plan(arcs, n, m, [&](int32_t i, int32_t j) { return auction.cost(i, j); });
-  double cost_units = 0;
-  for (const PlanArc& arc : arcs) cost_units += double(arc.flow) * auction.cost(arc.i, arc.j);
-  return {std::max(0.0, cost_units - dual_bound) / double(units), bids};
+  return {basic_plan_gap(arcs, n, m, [&](int32_t i, int32_t j) { return auction.cost(i, j); }, dual_bound, units),
+          bids};
 }
 
 // Either orientation: the larger cloud bids; arcs come back with i indexing a, sorted by (i, j).
@@ -257,12 +241,7 @@ void emd_transport_cpu(const T* a, const T* b, int64_t B, int64_t N, int64_t M, 
           gap[c] = T(g);
           rounds[c] = (bids + std::max(n, m) - 1) / std::max(n, m);
         }
-        for (int64_t k = 0; k < K; ++k) {
-          const bool used = k < int64_t(arcs.size());
-          plan_i[c * K + k] = used ? arcs[k].i : -1;
-          plan_j[c * K + k] = used ? arcs[k].j : -1;
-          plan_mass[c * K + k] = used ? T(double(arcs[k].flow) / double(units)) : T(0);
-        }
+        write_plan_entries(arcs, units, K, plan_i + c * K, plan_j + c * K, plan_mass + c * K);
       }
     });
     if (options.rounds_used) *options.rounds_used = B > 0 ? *std::max_element(rounds.begin(), rounds.end()) : 0;

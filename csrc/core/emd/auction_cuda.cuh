@@ -24,20 +24,24 @@ __device__ inline double block_sum(double v, double* smem) {
   return total;
 }
 
-// Exclusive prefix sum of flag over the block; *total gets the sum. All threads must call it.
+// Exclusive prefix sum of 0/1 flags over the block; *total gets the sum. All threads must call it.
+// A ballot per warp, then each thread adds up the counts of the warps before its own: two barriers
+// (a Hillis-Steele scan over the block took twenty, once per step of the transport auction).
+// smem: kAuctionWarps ints.
 __device__ inline int block_exclusive_scan(int flag, int* smem, int* total) {
-  smem[threadIdx.x] = flag;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const unsigned ballot = __ballot_sync(0xffffffffu, flag != 0);
+  if (lane == 0) smem[warp] = __popc(ballot);
   __syncthreads();
-  for (int offset = 1; offset < kAuctionThreads; offset *= 2) {
-    const int add = threadIdx.x >= offset ? smem[threadIdx.x - offset] : 0;
-    __syncthreads();
-    smem[threadIdx.x] += add;
-    __syncthreads();
+  int before = 0, sum = 0;
+  for (int w = 0; w < kAuctionWarps; ++w) {
+    const int count = smem[w];
+    before += w < warp ? count : 0;
+    sum += count;
   }
-  const int inclusive = smem[threadIdx.x];
-  *total = smem[kAuctionThreads - 1];
-  __syncthreads();
-  return inclusive - flag;
+  *total = sum;
+  __syncthreads();  // smem is free again
+  return before + __popc(ballot & ((1u << lane) - 1));
 }
 
 template <typename P>

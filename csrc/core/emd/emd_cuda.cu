@@ -74,7 +74,7 @@ __global__ void __launch_bounds__(kThreads, 1) auction_kernel(const T* a_all, co
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 
   __shared__ double dsum[kThreads];
-  __shared__ int scan[kThreads];
+  __shared__ int scan[kWarps];  // block_exclusive_scan
   __shared__ T bid_value[kWarps];
   __shared__ int32_t bid_object[kWarps], bid_person[kWarps];
   __shared__ int head, size;

@@ -104,7 +104,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   auto cost_of = [&](int32_t i, int j) { return pair_cost<D>(persons + int64_t(i) * D, objects + int64_t(j) * D, squared); };
 
   __shared__ double dsum[kThreads];
-  __shared__ int scan[kThreads];
+  __shared__ int scan[kWarps];  // block_exclusive_scan
   __shared__ T bid_willing[kWarps];
   __shared__ int32_t bid_object[kWarps], bid_person[kWarps], bid_units[kWarps];
   __shared__ int32_t candidate[kWarps][kCandidates];

@@ -39,6 +39,21 @@ def pcn_earth_mover(pcd1, pcd2):  # PCN, tf_util.py
     return tf.reduce_mean(cost / num_points)
 
 
+def topnet_chamfer(pcd1, pcd2):  # TopNet (completion3d), tensorflow/utils/net_util.py
+    dist1, _, dist2, _ = tf_nndistance.nn_distance(pcd1, pcd2)
+    mdist1 = tf.reduce_mean(dist1)
+    mdist2 = tf.reduce_mean(dist2)
+    return dist1, dist2, (mdist1 + mdist2)
+
+
+def topnet_emd(pcd1, pcd2):  # TopNet (completion3d), tensorflow/utils/net_util.py
+    assert pcd1.shape[1] == pcd2.shape[1]
+    num_points = tf.cast(pcd1.shape[1], tf.float32)
+    match = tf_approxmatch.approx_match(pcd1, pcd2)
+    cost = tf_approxmatch.match_cost(pcd1, pcd2, match)
+    return cost / num_points
+
+
 def latent_3d_points_losses(x_reconstr, gt):  # latent_3d_points, point_net_ae.py
     cost_p1_p2, _, cost_p2_p1, _ = nn_distance(x_reconstr, gt)
     chamfer = tf.reduce_mean(cost_p1_p2) + tf.reduce_mean(cost_p2_p1)
@@ -135,6 +150,26 @@ def test_pcn_losses_in_a_graph_with_unknown_batch():
     want_emd = np.mean([exact_emd_sum(x, y) / 128 for x, y in zip(a, b)])
     assert float(chamfer) == pytest.approx(want_cd, rel=1e-5)
     assert want_emd * (1 - 1e-6) <= float(emd) <= want_emd * (1 + 1e-3)
+
+
+def test_topnet_losses_in_a_graph_with_unknown_batch_and_gradients():
+    a, b = clouds(3, 96, 96, 9)
+    spec = tf.TensorSpec([None, 96, 3], tf.float32)
+    dist1, dist2, loss = tf.function(topnet_chamfer, input_signature=[spec, spec])(a, b)
+    emd = tf.function(topnet_emd, input_signature=[spec, spec])(a, b)
+    assert emd.shape == (3,)
+    for k in range(3):
+        np.testing.assert_allclose(dist1[k], cKDTree(b[k]).query(a[k])[0] ** 2, rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose(dist2[k], cKDTree(a[k]).query(b[k])[0] ** 2, rtol=1e-5, atol=1e-9)
+        want = exact_emd_sum(a[k], b[k]) / 96
+        assert want * (1 - 1e-6) <= float(emd[k]) <= want * (1 + 1e-3)
+    assert float(loss) == pytest.approx(float(tf.reduce_mean(dist1) + tf.reduce_mean(dist2)), rel=1e-6)
+    a_t, b_t = tf.constant(a), tf.constant(b)
+    with tf.GradientTape() as tape:
+        tape.watch([a_t, b_t])
+        total = topnet_chamfer(a_t, b_t)[2] + tf.reduce_mean(topnet_emd(a_t, b_t))
+    grads = tape.gradient(total, [a_t, b_t])
+    assert all(g is not None and np.isfinite(g.numpy()).all() and np.abs(g.numpy()).sum() > 0 for g in grads)
 
 
 def test_latent_3d_points_losses_with_gradients():

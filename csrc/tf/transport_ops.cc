@@ -37,8 +37,11 @@ REGISTER_OP("PointopsEmdTransport")
       return absl::OkStatus();
     });
 
-// The outputs, allocated after the inputs' checks; false (with ctx's status set) otherwise.
-struct TransportOutputs {
+// One call's sizes, lengths (host) and outputs, after the inputs' checks.
+struct TransportCall {
+  int64_t B, N, M;
+  int D;
+  const int32_t *a_len, *b_len;
   tensorflow::Tensor *plan_i, *plan_j, *plan_mass, *gap;
 };
 
@@ -49,14 +52,18 @@ class EmdTransportOpBase : public OpKernel {
   }
 
  protected:
-  bool prepare(OpKernelContext* ctx, TransportOutputs* out) {
+  // False (with ctx's status set) when an input is wrong or an output cannot be allocated.
+  bool prepare(OpKernelContext* ctx, TransportCall* call) {
     if (!check_inputs(ctx, "PointopsEmdTransport", false)) return false;
     const Tensor &a = ctx->input(0), &b = ctx->input(1);
-    const int64_t B = a.dim_size(0), K = a.dim_size(1) + b.dim_size(1) - 1;
-    auto status = ctx->allocate_output(0, TensorShape({B, K}), &out->plan_i);
-    if (status.ok()) status = ctx->allocate_output(1, TensorShape({B, K}), &out->plan_j);
-    if (status.ok()) status = ctx->allocate_output(2, TensorShape({B, K}), &out->plan_mass);
-    if (status.ok()) status = ctx->allocate_output(3, TensorShape({B}), &out->gap);
+    call->B = a.dim_size(0), call->N = a.dim_size(1), call->M = b.dim_size(1), call->D = int(a.dim_size(2));
+    call->a_len = ctx->input(2).flat<int32_t>().data();
+    call->b_len = ctx->input(3).flat<int32_t>().data();
+    const int64_t K = call->N + call->M - 1;
+    auto status = ctx->allocate_output(0, TensorShape({call->B, K}), &call->plan_i);
+    if (status.ok()) status = ctx->allocate_output(1, TensorShape({call->B, K}), &call->plan_j);
+    if (status.ok()) status = ctx->allocate_output(2, TensorShape({call->B, K}), &call->plan_mass);
+    if (status.ok()) status = ctx->allocate_output(3, TensorShape({call->B}), &call->gap);
     if (!status.ok()) ctx->SetStatus(status);
     return status.ok();
   }
@@ -70,22 +77,18 @@ class EmdTransportCpuOp : public EmdTransportOpBase {
   using EmdTransportOpBase::EmdTransportOpBase;
 
   void Compute(OpKernelContext* ctx) override {
-    TransportOutputs out;
-    if (!prepare(ctx, &out)) return;
-    const Tensor &a = ctx->input(0), &b = ctx->input(1);
-    const int64_t B = a.dim_size(0), N = a.dim_size(1), M = b.dim_size(1);
-    const int D = int(a.dim_size(2));
-    const int32_t* a_len = ctx->input(2).flat<int32_t>().data();
-    const int32_t* b_len = ctx->input(3).flat<int32_t>().data();
+    TransportCall c;
+    if (!prepare(ctx, &c)) return;
+    const T* a = ctx->input(0).flat<T>().data();
+    const T* b = ctx->input(1).flat<T>().data();
     run_guarded(ctx, "PointopsEmdTransport", [&] {
-      cpu_kernels_of<T>().emd_transport(a.flat<T>().data(), b.flat<T>().data(), B, N, M, D, a_len, b_len, options_,
-                                        out.plan_i->flat<int32_t>().data(), out.plan_j->flat<int32_t>().data(),
-                                        out.plan_mass->flat<T>().data(), out.gap->flat<T>().data(),
-                                        tf_parallel_for(ctx));
+      cpu_kernels_of<T>().emd_transport(a, b, c.B, c.N, c.M, c.D, c.a_len, c.b_len, options_,
+                                        c.plan_i->flat<int32_t>().data(), c.plan_j->flat<int32_t>().data(),
+                                        c.plan_mass->flat<T>().data(), c.gap->flat<T>().data(), tf_parallel_for(ctx));
     });
     if (!ctx->status().ok()) return;
-    const std::string err = check_emd_cost_range("PointopsEmdTransport", a.flat<T>().data(), b.flat<T>().data(), B,
-                                                 N, M, D, a_len, b_len, out.gap->flat<T>().data());
+    const std::string err = check_emd_cost_range("PointopsEmdTransport", a, b, c.B, c.N, c.M, c.D, c.a_len, c.b_len,
+                                                 c.gap->flat<T>().data());
     if (!err.empty()) ctx->CtxFailure(__FILE__, __LINE__, tensorflow::errors::InvalidArgument(err));
   }
 };
@@ -100,21 +103,17 @@ class EmdTransportGpuOp : public EmdTransportOpBase {
   using EmdTransportOpBase::EmdTransportOpBase;
 
   void Compute(OpKernelContext* ctx) override {
-    TransportOutputs out;
-    if (!prepare(ctx, &out)) return;
-    const Tensor &a = ctx->input(0), &b = ctx->input(1);
-    const int64_t B = a.dim_size(0), N = a.dim_size(1), M = b.dim_size(1);
-    const int32_t* a_len = ctx->input(2).flat<int32_t>().data();
-    const int32_t* b_len = ctx->input(3).flat<int32_t>().data();
+    TransportCall c;
+    if (!prepare(ctx, &c)) return;
     Tensor scratch;
-    void* ws = allocate_scratch(ctx, emd_transport_cuda_workspace_bytes(B, N, M, a_len, b_len), &scratch);
+    void* ws = allocate_scratch(ctx, emd_transport_cuda_workspace_bytes(c.B, c.N, c.M, c.a_len, c.b_len), &scratch);
     if (ws == nullptr) return;
     run_guarded(ctx, "PointopsEmdTransport", [&] {
       set_cuda_status(ctx, "PointopsEmdTransport",
-                      emd_transport_cuda<T>(a.flat<T>().data(), b.flat<T>().data(), B, N, M, int(a.dim_size(2)), a_len,
-                                            b_len, options_, out.plan_i->flat<int32_t>().data(),
-                                            out.plan_j->flat<int32_t>().data(), out.plan_mass->flat<T>().data(),
-                                            out.gap->flat<T>().data(), tf_parallel_for(ctx), ws, tf_cuda_stream(ctx)));
+                      emd_transport_cuda<T>(ctx->input(0).flat<T>().data(), ctx->input(1).flat<T>().data(), c.B, c.N,
+                                            c.M, c.D, c.a_len, c.b_len, options_, c.plan_i->flat<int32_t>().data(),
+                                            c.plan_j->flat<int32_t>().data(), c.plan_mass->flat<T>().data(),
+                                            c.gap->flat<T>().data(), tf_parallel_for(ctx), ws, tf_cuda_stream(ctx)));
     });
   }
 };

@@ -4,12 +4,28 @@
 // that the results are deterministic, and the warp's best-two search over the objects.
 #include <cstdint>
 
+#include "common/cuda_check.h"
 #include "common/point_math.h"
 
 namespace pointops {
 
 constexpr int kAuctionThreads = 1024;
 constexpr int kAuctionWarps = kAuctionThreads / 32;
+
+// The dynamic shared memory to launch `kernel` with: `wanted` bytes (a cloud's objects and prices)
+// when they fit beside the kernel's own __shared__ arrays on this device, else 0 (the kernel then
+// reads them from global memory). Sets the kernel's limit accordingly.
+template <typename Kernel>
+CudaStatus dynamic_shared_bytes(Kernel kernel, size_t wanted, size_t* dynamic) {
+  int device = 0, optin = 0;
+  cudaFuncAttributes attributes;
+  POINTOPS_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  POINTOPS_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  POINTOPS_CUDA_RETURN_IF_ERROR(cudaFuncGetAttributes(&attributes, kernel));
+  *dynamic = attributes.sharedSizeBytes + wanted <= size_t(optin) ? wanted : 0;
+  return static_cast<CudaStatus>(
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(*dynamic)));
+}
 
 // Sum over the block in a fixed order (deterministic); all threads get the result.
 __device__ inline double block_sum(double v, double* smem) {

@@ -231,18 +231,12 @@ CudaStatus emd_match_cuda(const T* a, const T* b, int64_t B, int64_t N, int D, c
   if (lens)
     POINTOPS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(lens, len_host, sizeof(int32_t) * B, cudaMemcpyHostToDevice, stream));
   const int64_t max_rounds = options.max_rounds;  // 0: the default (saturating_bid_budget)
-  int device = 0, optin = 0;
-  POINTOPS_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-  POINTOPS_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  const size_t shared_bytes = size_t(N) * (D + 1) * sizeof(T);
-  constexpr size_t kStaticShared = 16 * 1024;  // the kernel's own __shared__ arrays, rounded up
-  const bool in_shared = shared_bytes + kStaticShared <= size_t(optin);
   POINTOPS_CUDA_RETURN_IF_ERROR(dispatch_dim(D, [&](auto dim) {
     auto kernel = auction_kernel<T, decltype(dim)::value>;
-    const size_t dynamic = in_shared ? shared_bytes : 0;
-    POINTOPS_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(dynamic)));
+    size_t dynamic = 0;
+    POINTOPS_CUDA_RETURN_IF_ERROR(dynamic_shared_bytes(kernel, size_t(N) * (D + 1) * sizeof(T), &dynamic));
     kernel<<<unsigned(B), kThreads, dynamic, stream>>>(a, b, N, lens, options.squared, options.rel_tol, max_rounds,
-                                                       in_shared, assignment, gap, s);
+                                                       dynamic > 0, assignment, gap, s);
     return static_cast<CudaStatus>(cudaGetLastError());
   }));
   if (options.rounds_used) {  // only when asked: it waits for the result

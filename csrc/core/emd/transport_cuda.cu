@@ -412,18 +412,12 @@ CudaStatus transport_auction_cuda(const T* a, const T* b, int64_t B, int64_t N, 
   const Scratch<T> s = carve<T>(workspace, B, Mo, No, H);
   POINTOPS_CUDA_RETURN_IF_ERROR(
       cudaMemcpyAsync(s.clouds, clouds, sizeof(TransportCloud) * B, cudaMemcpyHostToDevice, stream));
-  int device = 0, optin = 0;
-  POINTOPS_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-  POINTOPS_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  const size_t shared_bytes = size_t(Mo) * (D + 1) * sizeof(T);
-  constexpr size_t kStaticShared = 40 * 1024;  // the kernel's own __shared__ arrays, rounded up
-  const bool in_shared = shared_bytes + kStaticShared <= size_t(optin);
   POINTOPS_CUDA_RETURN_IF_ERROR(dispatch_dim(D, [&](auto dim) {
     auto kernel = transport_kernel<T, decltype(dim)::value>;
-    const size_t dynamic = in_shared ? shared_bytes : 0;
-    POINTOPS_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(dynamic)));
+    size_t dynamic = 0;
+    POINTOPS_CUDA_RETURN_IF_ERROR(dynamic_shared_bytes(kernel, size_t(Mo) * (D + 1) * sizeof(T), &dynamic));
     kernel<<<unsigned(B), kThreads, dynamic, stream>>>(a, b, N, M, Mo, No, H, options.squared, options.rel_tol,
-                                                       options.max_rounds, in_shared, s);
+                                                       options.max_rounds, dynamic > 0, s);
     return static_cast<CudaStatus>(cudaGetLastError());
   }));
   const auto back = [&](void* host, const void* device, size_t bytes) {

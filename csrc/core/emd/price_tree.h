@@ -4,8 +4,12 @@
 // A subtree is skipped only when its bound (-(a lower bound of its costs) - its lowest price) is
 // strictly below the second-best value found, so the answer, ties included (best value, then the
 // lower index), is exactly what a scan over all objects returns, at O(log n) typical cost instead
-// of O(n). The cost bound is the squared distance to the splitting planes, computed with the same
-// rounding as squared_distance (see kdtree.h), so it never exceeds a computed cost behind it.
+// of O(n). The cost bound is the distance from the query to the node's box: per dimension, the
+// distance to the farthest splitting plane crossed on that dimension (0 where the query is inside),
+// summed as squared_distance sums, so that with its rounding it never exceeds a computed cost
+// behind it (rounding is monotone, and every term is at most the matching term of any point in the
+// box). Session 7: a bound from the single nearest plane let mesh-sampled clouds evaluate 45% of all
+// objects per bid at N = 2048 (uniform clouds 8%).
 #include <algorithm>
 #include <limits>
 #include <vector>
@@ -62,7 +66,8 @@ class PriceTree : public KdTree<T, D> {
   // q: [D], a person's point.
   Bid best_two(const T* q) const {
     Bid bid;
-    search_bid(q, 1, 0, Tree::n_, 0.0, bid);
+    const T inside[D] = {};  // the root's box holds every point: no offset on any dimension
+    search_bid(q, 1, 0, Tree::n_, inside, 0.0, bid);
     return bid;
   }
 
@@ -82,8 +87,10 @@ class PriceTree : public KdTree<T, D> {
     return min_price_[node] = std::min(init(2 * node, lo, mid), init(2 * node + 1, mid, hi));
   }
 
-  // cost_bound: a lower bound of the computed cost of every object below node.
-  void search_bid(const T* q, int64_t node, int64_t lo, int64_t hi, double cost_bound, Bid& bid) const {
+  // offset: [D] the query's distance to node's box per dimension; cost_bound: the cost of that
+  // offset, a lower bound of the computed cost of every object below node.
+  void search_bid(const T* q, int64_t node, int64_t lo, int64_t hi, const T* offset, double cost_bound,
+                  Bid& bid) const {
     if (-cost_bound - min_price_[node] < bid.w2) return;
     if (hi - lo <= Tree::kLeaf) {
       for (int64_t k = lo; k < hi; ++k) {
@@ -93,14 +100,19 @@ class PriceTree : public KdTree<T, D> {
       return;
     }
     const int64_t mid = (lo + hi) / 2;
-    const T diff = q[Tree::dim_[node]] - Tree::split_[node];
-    const double far_bound = std::max(cost_bound, double(cost_from_squared(mul_rn(diff, diff), squared_)));
+    const int dim = Tree::dim_[node];
+    const T diff = q[dim] - Tree::split_[node];
+    T far_offset[D];
+    for (int k = 0; k < D; ++k) far_offset[k] = offset[k];
+    far_offset[dim] = std::max(offset[dim], diff < T(0) ? -diff : diff);
+    const T zero[D] = {};
+    const double far_bound = double(cost_from_squared(squared_distance<D>(far_offset, zero), squared_));
     if (diff < T(0)) {
-      search_bid(q, 2 * node, lo, mid, cost_bound, bid);
-      search_bid(q, 2 * node + 1, mid, hi, far_bound, bid);
+      search_bid(q, 2 * node, lo, mid, offset, cost_bound, bid);
+      search_bid(q, 2 * node + 1, mid, hi, far_offset, far_bound, bid);
     } else {
-      search_bid(q, 2 * node + 1, mid, hi, cost_bound, bid);
-      search_bid(q, 2 * node, lo, mid, far_bound, bid);
+      search_bid(q, 2 * node + 1, mid, hi, offset, cost_bound, bid);
+      search_bid(q, 2 * node, lo, mid, far_offset, far_bound, bid);
     }
   }
 

@@ -19,15 +19,10 @@ REGISTER_OP("PointopsEmdMatch")
     .Attr("rel_tol: float = 0.001")
     .Attr("max_rounds: int = 0")
     .SetShapeFn([](InferenceContext* c) {
-      ShapeHandle a, b, unused;
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &a));
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 3, &b));
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(2), 1, &unused));
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(3), 1, &unused));
-      DimensionHandle batch, n, dim;
-      TF_RETURN_IF_ERROR(c->Merge(c->Dim(a, 0), c->Dim(b, 0), &batch));
+      ShapeHandle a, b;
+      DimensionHandle batch, n;
+      TF_RETURN_IF_ERROR(point_set_shapes(c, &a, &b, &batch));
       TF_RETURN_IF_ERROR(c->Merge(c->Dim(a, 1), c->Dim(b, 1), &n));
-      TF_RETURN_IF_ERROR(c->Merge(c->Dim(a, 2), c->Dim(b, 2), &dim));
       c->set_output(0, c->MakeShape({batch, n}));
       c->set_output(1, c->MakeShape({batch}));
       return absl::OkStatus();

@@ -20,14 +20,9 @@ REGISTER_OP("PointopsKnn")
     .Attr("k: int >= 1")
     .Attr("norm: int = 2")      // 2: squared Euclidean, 1: L1
     .SetShapeFn([](InferenceContext* c) {
-      ShapeHandle a, b, a_len, b_len;
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &a));
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 3, &b));
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(2), 1, &a_len));
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(3), 1, &b_len));
-      DimensionHandle batch, dim;
-      TF_RETURN_IF_ERROR(c->Merge(c->Dim(a, 0), c->Dim(b, 0), &batch));
-      TF_RETURN_IF_ERROR(c->Merge(c->Dim(a, 2), c->Dim(b, 2), &dim));
+      ShapeHandle a, b;
+      DimensionHandle batch;
+      TF_RETURN_IF_ERROR(point_set_shapes(c, &a, &b, &batch));
       int k = 0;
       TF_RETURN_IF_ERROR(c->GetAttr("k", &k));
       const ShapeHandle out = c->MakeShape({batch, c->Dim(a, 1), k});

@@ -17,14 +17,9 @@ REGISTER_OP("PointopsNnDistance")
     .Attr("T: {float, double}")
     .Attr("algorithm: int = 0")  // NnAlgorithm: 0 auto, 1 brute force, 2 k-d tree (CPU only)
     .SetShapeFn([](InferenceContext* c) {
-      ShapeHandle a, b, a_len, b_len;
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &a));
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 3, &b));
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(2), 1, &a_len));
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(3), 1, &b_len));
-      DimensionHandle batch, dim;
-      TF_RETURN_IF_ERROR(c->Merge(c->Dim(a, 0), c->Dim(b, 0), &batch));
-      TF_RETURN_IF_ERROR(c->Merge(c->Dim(a, 2), c->Dim(b, 2), &dim));
+      ShapeHandle a, b;
+      DimensionHandle batch;
+      TF_RETURN_IF_ERROR(point_set_shapes(c, &a, &b, &batch));
       const ShapeHandle ab = c->MakeShape({batch, c->Dim(a, 1)});
       const ShapeHandle ba = c->MakeShape({batch, c->Dim(b, 1)});
       c->set_output(0, ab);

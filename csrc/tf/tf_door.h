@@ -1,6 +1,6 @@
 #pragma once
 // Helpers for the TensorFlow kernels: TF's CPU pool as a ParallelFor, TF's CUDA stream,
-// shapes as vectors for the shared checks, and the lengths check.
+// shapes as vectors for the shared checks, the point sets' shape inference and the lengths check.
 #include <new>
 #include <string>
 #include <vector>
@@ -59,6 +59,20 @@ inline std::vector<int64_t> dims_of(const tensorflow::Tensor& t) {
   std::vector<int64_t> dims;
   for (int k = 0; k < t.dims(); ++k) dims.push_back(t.dim_size(k));
   return dims;
+}
+
+// The shape function's part shared by the ops whose inputs are a [B, N, D], b [B, M, D],
+// a_lengths [B] and b_lengths [B]: the ranks, and a and b agreeing on B and D. a, b and batch
+// receive the two shapes and the merged B.
+inline absl::Status point_set_shapes(InferenceContext* c, ShapeHandle* a, ShapeHandle* b, DimensionHandle* batch) {
+  ShapeHandle lengths;
+  DimensionHandle dim;
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, a));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 3, b));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(2), 1, &lengths));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(3), 1, &lengths));
+  TF_RETURN_IF_ERROR(c->Merge(c->Dim(*a, 0), c->Dim(*b, 0), batch));
+  return c->Merge(c->Dim(*a, 2), c->Dim(*b, 2), &dim);
 }
 
 // Checks a, b and their lengths (host tensors); false after setting ctx's status.

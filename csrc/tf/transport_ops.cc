@@ -22,14 +22,9 @@ REGISTER_OP("PointopsEmdTransport")
     .Attr("rel_tol: float = 0.001")
     .Attr("max_rounds: int = 0")
     .SetShapeFn([](InferenceContext* c) {
-      ShapeHandle a, b, unused;
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &a));
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 3, &b));
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(2), 1, &unused));
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(3), 1, &unused));
-      DimensionHandle batch, dim, entries;
-      TF_RETURN_IF_ERROR(c->Merge(c->Dim(a, 0), c->Dim(b, 0), &batch));
-      TF_RETURN_IF_ERROR(c->Merge(c->Dim(a, 2), c->Dim(b, 2), &dim));
+      ShapeHandle a, b;
+      DimensionHandle batch, entries;
+      TF_RETURN_IF_ERROR(point_set_shapes(c, &a, &b, &batch));
       TF_RETURN_IF_ERROR(c->Add(c->Dim(a, 1), c->Dim(b, 1), &entries));
       TF_RETURN_IF_ERROR(c->Subtract(entries, 1, &entries));
       for (int k = 0; k < 3; ++k) c->set_output(k, c->MakeShape({batch, entries}));

@@ -7,6 +7,7 @@ import tensorflow as tf
 from scipy.spatial.distance import cdist
 
 import pointops
+from conftest import check_plan
 
 
 def exact_emd(a, b, squared=False):
@@ -14,21 +15,6 @@ def exact_emd(a, b, squared=False):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     cost = cdist(a, b, "sqeuclidean" if squared else "euclidean")
     return ot.emd2(np.full(len(a), 1 / len(a)), np.full(len(b), 1 / len(b)), cost, numItermax=10**8)
-
-
-def check_plan(a, b, plan_i, plan_j, mass, n, m):
-    """The entries of one cloud form a basic transport plan with uniform masses; returns its cost."""
-    k = n + m - 1
-    assert len(plan_i) == a.shape[0] + b.shape[0] - 1
-    used = plan_i >= 0
-    assert (plan_i[used.sum():] == -1).all() and (plan_j[used.sum():] == -1).all() and (mass[used.sum():] == 0).all()
-    assert used.sum() <= k and used[:used.sum()].all()
-    i, j, w = plan_i[used], plan_j[used], mass[used].astype(np.float64)
-    assert (i < n).all() and (j >= 0).all() and (j < m).all() and (w > 0).all()
-    assert (np.diff(i * m + j) > 0).all(), "entries sorted by (i, j), each pair once"
-    np.testing.assert_allclose(np.bincount(i, w, n), 1 / n, rtol=1e-5)
-    np.testing.assert_allclose(np.bincount(j, w, m), 1 / m, rtol=1e-5)
-    return (w * np.linalg.norm(a[i].astype(np.float64) - b[j], axis=1)).sum()
 
 
 @pytest.mark.parametrize("n, m", [(1, 5), (5, 1), (3, 7), (64, 128), (120, 40), (97, 101), (300, 200), (1000, 2048)])

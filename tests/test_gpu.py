@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 import pointops
+from conftest import check_plan
 from pointops import _C
 
 TF_GPU = bool(tf.config.list_physical_devices("GPU")) and pointops.backend_info()["cuda_kernels_built"]
@@ -16,6 +17,18 @@ def torch_cuda():
     except ImportError:
         return None
     return torch if torch.cuda.is_available() and getattr(_C, "cuda_built", False) else None
+
+
+def assert_plans_agree(a, b, a_lengths, b_lengths, cpu_plan, gpu_plan):
+    """EMD between different sizes on the CPU and on the GPU (plan_i, plan_j, mass, gap each): two
+    auctions, each certified, so both plans are valid and their costs agree within both gaps."""
+    costs = []
+    for plan_i, plan_j, mass, gap in (cpu_plan, gpu_plan):
+        costs.append([check_plan(a[k], b[k], plan_i[k], plan_j[k], mass[k], n, m)
+                      for k, (n, m) in enumerate(zip(a_lengths, b_lengths))])
+    (cpu_cost, gpu_cost), cpu_gap, gpu_gap = np.array(costs), cpu_plan[3], gpu_plan[3]
+    assert (np.abs(cpu_cost - gpu_cost) <= cpu_gap + gpu_gap + 1e-5 * cpu_cost).all()
+    assert (gpu_gap <= 1e-3 * gpu_cost * (1 + 1e-5)).all()
 
 
 @pytest.mark.skipif(not TF_GPU, reason="no CUDA device visible to TensorFlow, or no CUDA kernels built")
@@ -38,15 +51,8 @@ def test_tf_gpu_ops_match_cpu(rng):
         np.testing.assert_array_equal(cpu, gpu)
     assignment = results["/gpu:0"][6]
     assert all(sorted(row) == list(range(700)) for row in assignment)
-    # EMD between different sizes: two auctions, each certified, so the costs agree within both gaps.
-    costs = {}
-    for device, (plan_i, plan_j, mass, gap) in ((d, results[d][7:11]) for d in results):
-        diff = np.take_along_axis(a, np.maximum(plan_i, 0)[..., None], 1) - np.take_along_axis(
-            b, np.maximum(plan_j, 0)[..., None], 1)
-        costs[device] = (mass * np.sqrt((diff.astype(np.float64) ** 2).sum(-1))).sum(-1), gap
-    (cpu_cost, cpu_gap), (gpu_cost, gpu_gap) = costs["/cpu:0"], costs["/gpu:0"]
-    assert (np.abs(cpu_cost - gpu_cost) <= cpu_gap + gpu_gap + 1e-5 * cpu_cost).all()
-    assert (gpu_gap <= 1e-3 * gpu_cost * (1 + 1e-5)).all()
+    assert_plans_agree(a, b, lengths["a_lengths"], lengths["b_lengths"], results["/cpu:0"][7:11],
+                       results["/gpu:0"][7:11])
 
 
 @pytest.mark.skipif(torch_cuda() is None, reason="no PyTorch with a visible CUDA device, or no CUDA kernels built")
@@ -61,16 +67,7 @@ def test_pybind_cuda_matches_cpu(rng):
     _C.nn_distance_cuda(at, bt, None, None, *out, stream=torch.cuda.current_stream().cuda_stream)
     for x, y in zip(cpu, out):
         np.testing.assert_array_equal(x, y.cpu().numpy())
-    # EMD between 600 and 450 points: a plan of the uniform masses, its cost within both gaps of the CPU's.
-    plans = [_C.emd_transport(a, b), _C.emd_transport_cuda(at, bt, stream=torch.cuda.current_stream().cuda_stream)]
-    costs = []
-    for plan_i, plan_j, mass, gap, _ in plans:
-        assert plan_i.shape == (3, 600 + 450 - 1)
-        for c in range(3):
-            used = plan_i[c] >= 0
-            np.testing.assert_allclose(np.bincount(plan_i[c, used], mass[c, used], 600), 1 / 600, atol=1e-6)
-            np.testing.assert_allclose(np.bincount(plan_j[c, used], mass[c, used], 450), 1 / 450, atol=1e-6)
-        diff = a[np.arange(3)[:, None], np.maximum(plan_i, 0)] - b[np.arange(3)[:, None], np.maximum(plan_j, 0)]
-        costs.append(((mass * np.sqrt((diff.astype(np.float64) ** 2).sum(-1))).sum(-1), gap))
-    (cpu_cost, cpu_gap), (gpu_cost, gpu_gap) = costs
-    assert (np.abs(cpu_cost - gpu_cost) <= cpu_gap + gpu_gap + 1e-5 * cpu_cost).all()
+    # EMD between 600 and 450 points.
+    stream = torch.cuda.current_stream().cuda_stream
+    assert_plans_agree(a, b, [600] * 3, [450] * 3, _C.emd_transport(a, b)[:4],
+                       _C.emd_transport_cuda(at, bt, stream=stream)[:4])

@@ -58,8 +58,9 @@ def _compare(C, a, b, a_len, b_len, label, squared=False):
     slack = 1e-5 if a.dtype == np.float32 else 1e-12  # the plan costs' float rounding, relative
     finite = np.isfinite(cpu_gap)
     agree = np.abs(gpu_cost - cpu_cost) <= gpu_gap + cpu_gap + slack * np.abs(cpu_cost) + 1e-12
+    problems = {c: p for c in range(B) if (p := plan_problems(gpu[0][c], gpu[1][c], gpu[2][c], n[c], m[c]))}
     row = {"check": label,
-           "plans_valid": all(not plan_problems(gpu[0][c], gpu[1][c], gpu[2][c], n[c], m[c]) for c in range(B)),
+           "plans_valid": not problems,
            "cost_agrees_with_cpu_within_gaps": bool(agree[finite].all()),
            "gap_within_tol": bool((gpu_gap[finite] <= 1e-3 * gpu_cost[finite] + slack * gpu_cost[finite] + 1e-12).all()),
            "non_finite_like_cpu": bool(np.array_equal(np.isnan(cpu_gap), np.isnan(gpu_gap))
@@ -69,9 +70,8 @@ def _compare(C, a, b, a_len, b_len, label, squared=False):
            "max_rel_cost_diff": float(np.max(np.abs(gpu_cost - cpu_cost)[finite] / np.maximum(cpu_cost[finite], 1e-30),
                                              initial=0.0)),
            "gpu_rounds": int(gpu[4]), "cpu_rounds": int(cpu[4])}
-    bad = [c for c in range(B) if plan_problems(gpu[0][c], gpu[1][c], gpu[2][c], n[c], m[c])]
-    if bad:
-        row["problems"] = {int(c): plan_problems(gpu[0][c], gpu[1][c], gpu[2][c], n[c], m[c]) for c in bad[:3]}
+    if problems:
+        row["problems"] = {c: problems[c] for c in list(problems)[:3]}
     return row
 
 

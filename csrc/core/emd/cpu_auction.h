@@ -1,7 +1,7 @@
 #pragma once
 // The CPU assignment auction for one cloud (Gauss-Seidel: one bid at a time, in a fixed order, so
-// it is deterministic). Each bid is an exact search of all objects for the best and second-best
-// value, through the k-d tree over b that keeps the lowest price below each node (emd/price_tree.h).
+// it is deterministic). Bids come from emd/bid_search.h: each person's short list of best objects,
+// renewed from the k-d tree over b that keeps the lowest price below each node (emd/price_tree.h).
 // Used by emd_cpu.cc (equal sizes) and transport_cpu.cc (its clouds of equal sizes), both compiled
 // per CPU level.
 #include <algorithm>
@@ -12,7 +12,7 @@
 
 #include "emd/auction_schedule.h"
 #include "emd/emd.h"
-#include "emd/price_tree.h"
+#include "emd/bid_search.h"
 
 namespace pointops {
 
@@ -43,7 +43,7 @@ class CpuAuction {
  public:
   CpuAuction(const T* a, const T* b, int64_t n, bool squared)
       : a_(a), b_(b), n_(n), squared_(squared), price_(n, 0.0), pi_(n, 0.0), owner_(n, -1), assigned_(n, -1),
-        tree_(b, n, price_.data(), squared) {}
+        bids_(a, n, b, n, price_.data(), squared) {}
 
   double cost(int64_t i, int64_t j) const { return double(pair_cost<D>(a_ + i * D, b_ + j * D, squared_)); }
 
@@ -64,11 +64,11 @@ class CpuAuction {
     for (int64_t phase_bids = 0; !unassigned.empty(); ++phase_bids, ++bids) {
       if (phase_bids >= max_bids) return false;
       const int32_t i = unassigned.front();
-      const Bid bid = best_two(i);
+      const Bid bid = best_two(i, eps);
       if (bid.j < 0) return false;  // no object has a finite value (costs overflowed): give up
       unassigned.pop_front();
       price_[bid.j] += bid.w1 - bid.w2 + eps;
-      tree_.price_raised(bid.j);
+      bids_.price_raised(bid.j);
       const int32_t previous = owner_[bid.j];
       if (previous >= 0) {
         assigned_[previous] = -1;
@@ -97,7 +97,7 @@ class CpuAuction {
     double dual = 0, primal = 0;
     for (int64_t j = 0; j < n_; ++j) dual += price_[j];
     for (int64_t i = 0; i < n_; ++i) {
-      const double best = tree_.best_two(a_ + i * D).w1;
+      const double best = bids_.best_value(i);
       pi_[i] = best;
       dual += best;
       primal += cost(i, assigned_[i]);
@@ -109,8 +109,8 @@ class CpuAuction {
   const std::vector<int32_t>& assignment() const { return assigned_; }
 
  private:
-  Bid best_two(int32_t i) const {
-    Bid bid = tree_.best_two(a_ + i * D);
+  Bid best_two(int32_t i, double eps) {
+    Bid bid = bids_.bid(i, eps);
     if (n_ == 1) bid.w2 = bid.w1;  // one object: the bid raises its price by eps
     return bid;
   }
@@ -119,9 +119,9 @@ class CpuAuction {
   const T* b_;
   int64_t n_;
   bool squared_;
-  std::vector<double> price_, pi_;  // declared before tree_, which keeps a pointer to price_
+  std::vector<double> price_, pi_;  // declared before bids_, which keeps a pointer to price_
   std::vector<int32_t> owner_, assigned_;
-  PriceTree<T, D> tree_;
+  BidSearch<T, D> bids_;
 };
 
 // The assignment of one cloud of n points each; returns the rounds used (bids / n).

@@ -1,15 +1,15 @@
 #pragma once
-// The CPU auction's bid search: the best and second-best value -cost(q, b_j) - price_j over all
-// objects j, found with the k-d tree over b where every node also holds the lowest price below it.
-// A subtree is skipped only when its bound (-(a lower bound of its costs) - its lowest price) is
-// strictly below the second-best value found, so the answer, ties included (best value, then the
-// lower index), is exactly what a scan over all objects returns, at O(log n) typical cost instead
-// of O(n). The cost bound is the distance from the query to the node's box: per dimension, the
-// distance to the farthest splitting plane crossed on that dimension (0 where the query is inside),
-// summed as squared_distance sums, so that with its rounding it never exceeds a computed cost
-// behind it (rounding is monotone, and every term is at most the matching term of any point in the
-// box). Session 7: a bound from the single nearest plane let mesh-sampled clouds evaluate 45% of all
-// objects per bid at N = 2048 (uniform clouds 8%).
+// The CPU auctions' tree search: a person's k best objects by value -cost(q, b_j) - price_j,
+// through the k-d tree over b where every node also holds the lowest price below it. A subtree is
+// skipped only when its bound (-(a lower bound of its costs) - its lowest price) is below the k-th
+// best value found plus a slack (0: exact, ties included: best value, then the lower index, as a
+// scan over all objects returns them), and the highest skipped bound is reported, so the caller
+// knows an upper bound of every object left out (emd/bid_search.h). The cost bound is the distance
+// from the query to the node's box: per dimension, the distance to the farthest splitting plane
+// crossed on that dimension (0 where the query is inside), summed as squared_distance sums, so that
+// with its rounding it never exceeds a computed cost behind it (rounding is monotone, and every term
+// is at most the matching term of any point in the box). Session 7: a bound from the single nearest
+// plane let mesh-sampled clouds evaluate 45% of all objects per bid at N = 2048 (uniform clouds 8%).
 #include <algorithm>
 #include <limits>
 #include <vector>
@@ -19,7 +19,8 @@
 
 namespace pointops {
 
-// A bid: the best object j, its value w1 and the second-best value w2 (w = -cost - price).
+// A bid: an object j, its value w1, and w2: the second-best value, or an upper bound of every other
+// object's value (emd/bid_search.h). w = -cost - price.
 struct Bid {
   int32_t j = -1;
   double w1 = -std::numeric_limits<double>::infinity(), w2 = -std::numeric_limits<double>::infinity();
@@ -32,6 +33,34 @@ struct Bid {
     } else {
       w2 = std::max(w2, w);
     }
+  }
+};
+
+// An object with its cost and value (-cost - price) for one person.
+struct Candidate {
+  int32_t j;
+  double cost, value;
+
+  // The order of a search's result: higher value first, then the lower index (Bid's tie rule).
+  bool before(const Candidate& other) const { return value > other.value || (value == other.value && j < other.j); }
+};
+
+// The k best candidates seen so far, kept sorted in best: [k] (k is small: insertion is a shift).
+struct TopK {
+  Candidate* best;
+  int64_t k;
+  double slack;  // subtrees whose bound is below floor() + slack are skipped
+  int64_t size = 0;
+  double skipped = -std::numeric_limits<double>::infinity();  // the highest bound of a skipped subtree
+
+  // Values strictly below this cannot enter the list.
+  double floor() const { return size < k ? -std::numeric_limits<double>::infinity() : best[k - 1].value; }
+
+  void consider(const Candidate& c) {
+    if (size == k && !c.before(best[k - 1])) return;
+    int64_t at = size < k ? size++ : k - 1;
+    for (; at > 0 && c.before(best[at - 1]); --at) best[at] = best[at - 1];
+    best[at] = c;
   }
 };
 
@@ -63,12 +92,15 @@ class PriceTree : public KdTree<T, D> {
     }
   }
 
-  // q: [D], a person's point.
-  Bid best_two(const T* q) const {
-    Bid bid;
+  // The k best objects for the person at q: [D] by value (then by lower index), written to best:
+  // [k] in that order; returns how many there are (min(k, n)). Every other object's value is at
+  // most best[k - 1].value.
+  int64_t best_k(const T* q, int64_t k, double slack, Candidate* best, double& skipped) const {
+    TopK top{best, k, slack};
     const T inside[D] = {};  // the root's box holds every point: no offset on any dimension
-    search_bid(q, 1, 0, Tree::n_, inside, 0.0, bid);
-    return bid;
+    search(q, 1, 0, Tree::n_, inside, 0.0, top);
+    skipped = top.skipped;
+    return top.size;
   }
 
  private:
@@ -89,13 +121,18 @@ class PriceTree : public KdTree<T, D> {
 
   // offset: [D] the query's distance to node's box per dimension; cost_bound: the cost of that
   // offset, a lower bound of the computed cost of every object below node.
-  void search_bid(const T* q, int64_t node, int64_t lo, int64_t hi, const T* offset, double cost_bound,
-                  Bid& bid) const {
-    if (-cost_bound - min_price_[node] < bid.w2) return;
+  void search(const T* q, int64_t node, int64_t lo, int64_t hi, const T* offset, double cost_bound,
+              TopK& top) const {
+    const double bound = -cost_bound - min_price_[node];
+    if (bound < top.floor() + top.slack) {
+      top.skipped = std::max(top.skipped, bound);
+      return;
+    }
     if (hi - lo <= Tree::kLeaf) {
       for (int64_t k = lo; k < hi; ++k) {
         const int32_t j = Tree::ids_[k];
-        bid.consider(j, -double(pair_cost<D>(q, &Tree::pts_[k * D], squared_)) - price_[j]);
+        const double cost = double(pair_cost<D>(q, &Tree::pts_[k * D], squared_));
+        top.consider(Candidate{j, cost, -cost - price_[j]});
       }
       return;
     }
@@ -108,11 +145,11 @@ class PriceTree : public KdTree<T, D> {
     const T zero[D] = {};
     const double far_bound = double(cost_from_squared(squared_distance<D>(far_offset, zero), squared_));
     if (diff < T(0)) {
-      search_bid(q, 2 * node, lo, mid, offset, cost_bound, bid);
-      search_bid(q, 2 * node + 1, mid, hi, far_offset, far_bound, bid);
+      search(q, 2 * node, lo, mid, offset, cost_bound, top);
+      search(q, 2 * node + 1, mid, hi, far_offset, far_bound, top);
     } else {
-      search_bid(q, 2 * node + 1, mid, hi, offset, cost_bound, bid);
-      search_bid(q, 2 * node, lo, mid, far_offset, far_bound, bid);
+      search(q, 2 * node + 1, mid, hi, offset, cost_bound, top);
+      search(q, 2 * node, lo, mid, far_offset, far_bound, top);
     }
   }
 

@@ -1,5 +1,5 @@
 // CPU transportation auction (see transport.h): Gauss-Seidel, one bid at a time in a fixed order,
-// so it is deterministic; bids search the same price tree as the assignment auction. Compiled once per CPU level; reached only through register_transport_cpu.
+// so it is deterministic; bids come from the same search as the assignment auction's (emd/bid_search.h). Compiled once per CPU level; reached only through register_transport_cpu.
 #include <algorithm>
 #include <cmath>
 #include <deque>
@@ -30,7 +30,7 @@ class TransportAuction {
   // a: [n, D] persons supplying `supply` units each, b: [m, D] objects holding `demand` units each.
   TransportAuction(const T* a, int64_t n, const T* b, int64_t m, int64_t supply, int64_t demand, bool squared)
       : a_(a), b_(b), n_(n), m_(m), supply_(supply), demand_(demand), squared_(squared), price_(m, 0.0),
-        pi_(n, 0.0), remaining_(n, supply), free_(m, demand), holders_(m), tree_(b, m, price_.data(), squared) {}
+        pi_(n, 0.0), remaining_(n, supply), free_(m, demand), holders_(m), bids_(a, n, b, m, price_.data(), squared) {}
 
   double cost(int64_t i, int64_t j) const { return double(pair_cost<D>(a_ + i * D, b_ + j * D, squared_)); }
 
@@ -84,7 +84,7 @@ class TransportAuction {
       for (const Holding& h : holders_[j]) primal += double(h.amount) * cost(h.person, j);
     }
     for (int64_t i = 0; i < n_; ++i) {
-      pi_[i] = tree_.best_two(a_ + i * D).w1;
+      pi_[i] = bids_.best_value(i);
       dual += double(supply_) * pi_[i];
     }
     return {std::max(0.0, dual + primal), primal};
@@ -124,7 +124,7 @@ class TransportAuction {
   // When i can get no more units, j's price rises to i's own willingness, so that i's next bid goes
   // to its other option: every bid either moves units to a more willing holder or raises a price.
   bool bid(int32_t i, double eps, std::deque<int32_t>& queue) {
-    const Bid best = tree_.best_two(a_ + int64_t(i) * D);
+    const Bid best = bids_.bid(i, eps);
     if (best.j < 0) return false;
     const int64_t j = best.j;
     const double w2 = best.w2 == -std::numeric_limits<double>::infinity() ? best.w1 : best.w2;
@@ -156,7 +156,7 @@ class TransportAuction {
     free_[j] += taken;
     if (taken > 0) place(i, j, taken, willing);
     price_[j] = new_price;
-    tree_.price_raised(int32_t(j));
+    bids_.price_raised(int32_t(j));
     return true;
   }
 
@@ -164,12 +164,12 @@ class TransportAuction {
   const T* b_;
   int64_t n_, m_, supply_, demand_;
   bool squared_;
-  std::vector<double> price_, pi_;  // declared before tree_, which keeps a pointer to price_
+  std::vector<double> price_, pi_;  // declared before bids_, which keeps a pointer to price_
   std::vector<int64_t> remaining_;  // units each person has still to place
   std::vector<int64_t> free_;       // units each object can still take (only at a phase's start)
   std::vector<std::vector<Holding>> holders_;  // per object
   std::vector<int32_t> order_;      // bid(): scratch
-  PriceTree<T, D> tree_;
+  BidSearch<T, D> bids_;
 };
 
 // One cloud, persons a [n, D] (n >= m: the larger side bids, which measured 2-3x faster than the

@@ -46,6 +46,14 @@ class BidSearch {
     return renew(i, eps / 4);
   }
 
+  // The persons' mean cost to their nearest object; call before any price rises (it is then minus
+  // the mean best value). Fills every person's list.
+  double mean_nearest_cost() {
+    double sum = 0;
+    for (int64_t i = 0; i < int64_t(count_.size()); ++i) sum -= best_value(i);
+    return count_.empty() ? 0.0 : sum / double(count_.size());
+  }
+
   // Person i's best value over all objects, exactly.
   double best_value(int64_t i) {
     const Bid listed = rescore(i);

@@ -29,6 +29,35 @@ double max_pair_cost(const T* a, int64_t n, const T* b, int64_t m, bool squared)
   return squared ? span2 : std::sqrt(span2);
 }
 
+// A lower bound of the optimal transport's mean cost between a [n, D] and b [m, D] (uniform masses)
+// from their projections on the axes: the cost of a plan is at least that of its projection on one
+// axis (Euclidean costs: the largest over the axes) or than the sum over the axes (squared costs),
+// and on one axis the optimal plan matches the sorted coordinates (quantiles), computed exactly here.
+template <typename T, int D>
+double projected_cost_bound(const T* a, int64_t n, const T* b, int64_t m, bool squared) {
+  std::vector<double> xa(n), xb(m);
+  double bound = 0;
+  for (int k = 0; k < D; ++k) {
+    for (int64_t i = 0; i < n; ++i) xa[i] = double(a[i * D + k]);
+    for (int64_t j = 0; j < m; ++j) xb[j] = double(b[j * D + k]);
+    std::sort(xa.begin(), xa.end());
+    std::sort(xb.begin(), xb.end());
+    // Quantile t in [0, 1] as an integer multiple of 1 / (n m): a's i-th point holds (i m, (i + 1) m].
+    double axis = 0;
+    for (int64_t i = 0, j = 0, t = 0; i < n && j < m;) {
+      const int64_t next = std::min((i + 1) * m, (j + 1) * n);
+      const double d = xa[i] - xb[j];
+      axis += double(next - t) * (squared ? d * d : std::abs(d));
+      t = next;
+      if (next == (i + 1) * m) ++i;
+      if (next == (j + 1) * n) ++j;
+    }
+    axis /= double(n) * double(m);
+    bound = squared ? bound + axis : std::max(bound, axis);
+  }
+  return bound;
+}
+
 // True when every coordinate of a [n, D] and b [m, D] is finite.
 template <typename T, int D>
 bool all_finite(const T* a, int64_t n, const T* b, int64_t m) {
@@ -106,6 +135,8 @@ class CpuAuction {
     return {std::max(0.0, (dual + primal) / double(n_)), primal / double(n_)};
   }
 
+  double mean_nearest_cost() { return bids_.mean_nearest_cost(); }
+
   const std::vector<int32_t>& assignment() const { return assigned_; }
 
  private:
@@ -143,7 +174,9 @@ int64_t emd_match_one(const T* a, const T* b, int64_t n, const EmdOptions& optio
   }
   const int64_t max_bids = saturating_bid_budget(options.max_rounds, n);
   int64_t bids = 0;
-  double eps = initial_eps(max_cost), gap_mean = 0;
+  const double cost_lower_bound =
+      std::max(auction.mean_nearest_cost(), projected_cost_bound<T, D>(a, n, b, n, options.squared));
+  double eps = cpu_initial_eps(max_cost, cost_lower_bound, floor), gap_mean = 0;
   for (bool first = true;; first = false) {
     const bool finished = auction.run_phase(eps, first, max_bids, bids);
     if (!finished) auction.complete();

@@ -90,6 +90,8 @@ class TransportAuction {
     return {std::max(0.0, dual + primal), primal};
   }
 
+  double mean_nearest_cost() { return bids_.mean_nearest_cost(); }
+
   // The plan: one arc per holding, sorted by (i, j).
   std::vector<PlanArc> plan() const {
     std::vector<PlanArc> arcs;
@@ -190,7 +192,9 @@ std::pair<double, int64_t> transport_one(const T* a, int64_t n, const T* b, int6
   const int64_t max_bids = saturating_bid_budget(options.max_rounds, n);
   const double floor = eps_floor(max_cost);
   int64_t bids = 0;
-  double eps = initial_eps(max_cost), dual_bound = 0;
+  const double cost_lower_bound =
+      std::max(auction.mean_nearest_cost(), projected_cost_bound<T, D>(a, n, b, m, options.squared));
+  double eps = cpu_initial_eps(max_cost, cost_lower_bound, floor), dual_bound = 0;
   for (;;) {
     const bool finished = auction.run_phase(eps, max_bids, bids);
     if (!finished) auction.complete();

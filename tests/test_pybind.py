@@ -69,6 +69,13 @@ def test_threads_do_not_change_results(rng):
     a, b = rng.random((4, 600, 3)), rng.random((4, 600, 3))
     emd = [_C.emd_match(a, b, threads=t) for t in (1, 2)]
     assert emd[0][0].tobytes() == emd[1][0].tobytes() and emd[0][1].tobytes() == emd[1][1].tobytes()
+    # One cloud: a second thread shares its batches of bids and its gaps' searches (BatchHelper). The
+    # same bits as one thread, and as the same cloud solved beside another in one call.
+    a, b = rng.random((2, 2048, 3)).astype(np.float32), rng.random((2, 2048, 3)).astype(np.float32)
+    alone = [_C.emd_match(a[:1], b[:1], threads=t) for t in (1, 2)]
+    beside = _C.emd_match(a, b, threads=2)
+    for k in (0, 1):
+        assert alone[0][k].tobytes() == alone[1][k].tobytes() == beside[k][:1].tobytes()
 
 
 class FakeDeviceArray:

@@ -20,6 +20,7 @@
 #include <limits>
 #include <vector>
 
+#include "common/batch_helper.h"
 #include "emd/price_tree.h"
 
 namespace pointops {
@@ -46,11 +47,20 @@ class BidSearch {
     return renew(i, eps / 4);
   }
 
-  // The persons' mean cost to their nearest object; call before any price rises (it is then minus
-  // the mean best value). Fills every person's list.
-  double mean_nearest_cost() {
+  // Every person's best value, exactly, into best: [n]; shared with the helper when there is one
+  // (each value is computed alone, so the results do not depend on it).
+  void best_values(double* best, BatchHelper* helper) {
+    share_range(helper, int64_t(count_.size()), 64, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) best[i] = best_value(i);
+    });
+  }
+
+  // The persons' mean cost to their nearest object, before any price has risen (minus the mean
+  // best value); scratch: [n]. Fills every person's list.
+  double mean_nearest_cost(double* scratch, BatchHelper* helper) {
+    best_values(scratch, helper);
     double sum = 0;
-    for (int64_t i = 0; i < int64_t(count_.size()); ++i) sum -= best_value(i);
+    for (size_t i = 0; i < count_.size(); ++i) sum -= scratch[i];
     return count_.empty() ? 0.0 : sum / double(count_.size());
   }
 

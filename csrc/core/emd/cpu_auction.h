@@ -1,7 +1,9 @@
 #pragma once
-// The CPU assignment auction for one cloud (Gauss-Seidel: one bid at a time, in a fixed order, so
-// it is deterministic). Bids come from emd/bid_search.h: each person's short list of best objects,
-// renewed from the k-d tree over b that keeps the lowest price below each node (emd/price_tree.h).
+// The CPU assignment auction for one cloud: persons bid in batches of 16 from the same prices
+// (Jacobi), applied in a fixed order, so it is deterministic whichever threads computed the offers
+// (a single cloud shares each batch with a second thread: common/batch_helper.h). Bids come from
+// emd/bid_search.h: each person's short list of best objects, renewed from the k-d tree over b that
+// keeps the lowest price below each node (emd/price_tree.h).
 // Used by emd_cpu.cc (equal sizes) and transport_cpu.cc (its clouds of equal sizes), both compiled
 // per CPU level.
 #include <algorithm>
@@ -10,6 +12,7 @@
 #include <limits>
 #include <vector>
 
+#include "common/batch_helper.h"
 #include "emd/auction_schedule.h"
 #include "emd/emd.h"
 #include "emd/bid_search.h"
@@ -70,9 +73,16 @@ bool all_finite(const T* a, int64_t n, const T* b, int64_t m) {
 template <typename T, int D>
 class CpuAuction {
  public:
-  CpuAuction(const T* a, const T* b, int64_t n, bool squared)
-      : a_(a), b_(b), n_(n), squared_(squared), price_(n, 0.0), pi_(n, 0.0), owner_(n, -1), assigned_(n, -1),
-        bids_(a, n, b, n, price_.data(), squared) {}
+  // Persons bid in batches of kBatch, all at the prices before the batch (Jacobi), so that two
+  // threads can compute one batch; a batch is shared only when it has kMinShared persons.
+  // Measured against 24, 32 and 64 (CPU_NOTES).
+  static constexpr int64_t kBatch = 16, kMinShared = 8;
+
+  // helper (may be null): a second thread for half of each batch's bids and of each gap's values;
+  // the results do not depend on it.
+  CpuAuction(const T* a, const T* b, int64_t n, bool squared, BatchHelper* helper)
+      : a_(a), b_(b), n_(n), squared_(squared), helper_(helper), price_(n, 0.0), pi_(n, 0.0), owner_(n, -1),
+        assigned_(n, -1), bids_(a, n, b, n, price_.data(), squared) {}
 
   double cost(int64_t i, int64_t j) const { return double(pair_cost<D>(a_ + i * D, b_ + j * D, squared_)); }
 
@@ -90,21 +100,35 @@ class CpuAuction {
       assigned_[i] = -1;
       unassigned.push_back(int32_t(i));
     }
-    for (int64_t phase_bids = 0; !unassigned.empty(); ++phase_bids, ++bids) {
+    for (int64_t phase_bids = 0; !unassigned.empty();) {
       if (phase_bids >= max_bids) return false;
-      const int32_t i = unassigned.front();
-      const Bid bid = best_two(i, eps);
-      if (bid.j < 0) return false;  // no object has a finite value (costs overflowed): give up
-      unassigned.pop_front();
-      price_[bid.j] += bid.w1 - bid.w2 + eps;
-      bids_.price_raised(bid.j);
-      const int32_t previous = owner_[bid.j];
-      if (previous >= 0) {
-        assigned_[previous] = -1;
-        unassigned.push_back(previous);
+      const int64_t size = std::min<int64_t>(kBatch, int64_t(unassigned.size()));
+      batch_.assign(unassigned.begin(), unassigned.begin() + size);
+      unassigned.erase(unassigned.begin(), unassigned.begin() + size);
+      offers_.resize(size);
+      share_range(helper_, size, kMinShared, [&](int64_t k0, int64_t k1) { compute_offers(k0, k1, eps); });
+      phase_bids += size;
+      bids += size;
+      // Applied in batch order: each offer above the object's price (which earlier offers of the
+      // batch may have raised) takes it; the others, and the persons displaced, queue again.
+      for (int64_t k = 0; k < size; ++k) {
+        const int32_t i = batch_[k];
+        const Offer offer = offers_[k];
+        if (offer.j < 0) return false;  // no object has a finite value (costs overflowed): give up
+        if (!(offer.price > price_[offer.j])) {
+          unassigned.push_back(i);
+          continue;
+        }
+        price_[offer.j] = offer.price;
+        bids_.price_raised(offer.j);
+        const int32_t previous = owner_[offer.j];
+        if (previous >= 0) {
+          assigned_[previous] = -1;
+          unassigned.push_back(previous);
+        }
+        owner_[offer.j] = i;
+        assigned_[i] = offer.j;
       }
-      owner_[bid.j] = i;
-      assigned_[i] = bid.j;
     }
     return true;
   }
@@ -125,21 +149,35 @@ class CpuAuction {
   std::pair<double, double> gap_and_mean() {
     double dual = 0, primal = 0;
     for (int64_t j = 0; j < n_; ++j) dual += price_[j];
+    bids_.best_values(pi_.data(), helper_);
     for (int64_t i = 0; i < n_; ++i) {
-      const double best = bids_.best_value(i);
-      pi_[i] = best;
-      dual += best;
+      dual += pi_[i];
       primal += cost(i, assigned_[i]);
     }
     // dual bounds the best total benefit (-cost) from above: optimum >= -dual.
     return {std::max(0.0, (dual + primal) / double(n_)), primal / double(n_)};
   }
 
-  double mean_nearest_cost() { return bids_.mean_nearest_cost(); }
+  double mean_nearest_cost() { return bids_.mean_nearest_cost(pi_.data(), helper_); }
 
   const std::vector<int32_t>& assignment() const { return assigned_; }
 
  private:
+  // A person's offer for an object: the price at which its value there falls to its best other
+  // option minus eps (j < 0: no object has a finite value).
+  struct Offer {
+    int32_t j;
+    double price;
+  };
+
+  // Offers for the persons batch_[k0, k1) at the current prices.
+  void compute_offers(int64_t k0, int64_t k1, double eps) {
+    for (int64_t k = k0; k < k1; ++k) {
+      const Bid bid = best_two(batch_[k], eps);
+      offers_[k] = Offer{bid.j, bid.j < 0 ? 0.0 : price_[bid.j] + (bid.w1 - bid.w2) + eps};
+    }
+  }
+
   Bid best_two(int32_t i, double eps) {
     Bid bid = bids_.bid(i, eps);
     if (n_ == 1) bid.w2 = bid.w1;  // one object: the bid raises its price by eps
@@ -150,22 +188,25 @@ class CpuAuction {
   const T* b_;
   int64_t n_;
   bool squared_;
+  BatchHelper* helper_;
   std::vector<double> price_, pi_;  // declared before bids_, which keeps a pointer to price_
   std::vector<int32_t> owner_, assigned_;
   BidSearch<T, D> bids_;
+  std::vector<int32_t> batch_;  // the persons bidding together (from the same prices)
+  std::vector<Offer> offers_;   // their offers, in batch order
 };
 
 // The assignment of one cloud of n points each; returns the rounds used (bids / n).
 template <typename T, int D>
 int64_t emd_match_one(const T* a, const T* b, int64_t n, const EmdOptions& options, int32_t* assignment,
-                      T* gap) {
+                      T* gap, BatchHelper* helper = nullptr) {
   // Non-finite coordinates: no meaningful assignment; identity, and a NaN gap (NaN distance).
   if (!all_finite<T, D>(a, n, b, n)) {
     for (int64_t i = 0; i < n; ++i) assignment[i] = int32_t(i);
     *gap = std::numeric_limits<T>::quiet_NaN();
     return 0;
   }
-  CpuAuction<T, D> auction(a, b, n, options.squared);
+  CpuAuction<T, D> auction(a, b, n, options.squared, helper);
   const double max_cost = auction.max_cost(), floor = eps_floor(max_cost);
   if (!cost_fits<T>(max_cost, options.squared)) {  // pair costs overflow T: see emd.h
     for (int64_t i = 0; i < n; ++i) assignment[i] = int32_t(i);

@@ -83,14 +83,12 @@ class TransportAuction {
       dual += double(demand_) * price_[j];
       for (const Holding& h : holders_[j]) primal += double(h.amount) * cost(h.person, j);
     }
-    for (int64_t i = 0; i < n_; ++i) {
-      pi_[i] = bids_.best_value(i);
-      dual += double(supply_) * pi_[i];
-    }
+    bids_.best_values(pi_.data(), nullptr);
+    for (int64_t i = 0; i < n_; ++i) dual += double(supply_) * pi_[i];
     return {std::max(0.0, dual + primal), primal};
   }
 
-  double mean_nearest_cost() { return bids_.mean_nearest_cost(); }
+  double mean_nearest_cost() { return bids_.mean_nearest_cost(pi_.data(), nullptr); }
 
   // The plan: one arc per holding, sorted by (i, j).
   std::vector<PlanArc> plan() const {

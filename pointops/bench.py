@@ -58,7 +58,7 @@ class Result:
 
 
 def sweep(mode):
-    """The cases of a mode: quick (under a minute), default (under three), full."""
+    """The cases of a mode: quick (under a minute), default (about four), full."""
     mesh = [Case("chamfer_fwd", 8, 2048, 3, "mesh"), Case("chamfer_fwd_bwd", 8, 2048, 3, "mesh"),
             Case("chamfer_fwd", 1, 100_000, 3, "mesh"), Case("emd_fwd", 1, 2048, 3, "mesh"),
             Case("emd_fwd", 1, 4096, 3, "mesh")]

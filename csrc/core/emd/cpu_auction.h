@@ -1,9 +1,9 @@
 #pragma once
 // The CPU assignment auction for one cloud: persons bid in batches of 16 from the same prices
-// (Jacobi), applied in a fixed order, so it is deterministic whichever threads computed the offers
-// (a single cloud shares each batch with a second thread: common/batch_helper.h). Bids come from
-// emd/bid_search.h: each person's short list of best objects, renewed from the k-d tree over b that
-// keeps the lowest price below each node (emd/price_tree.h).
+// (Jacobi), applied in a fixed order, so it is deterministic whichever threads computed the bids (a
+// single cloud shares each batch's tree searches with a second thread: common/batch_helper.h). Bids
+// come from emd/bid_search.h: each person's short list of best objects, renewed from the k-d tree
+// over b that keeps the lowest price below each node (emd/price_tree.h).
 // Used by emd_cpu.cc (equal sizes) and transport_cpu.cc (its clouds of equal sizes), both compiled
 // per CPU level.
 #include <algorithm>
@@ -74,12 +74,12 @@ template <typename T, int D>
 class CpuAuction {
  public:
   // Persons bid in batches of kBatch, all at the prices before the batch (Jacobi), so that two
-  // threads can compute one batch; a batch is shared only when it has kMinShared persons.
-  // Measured against 24, 32 and 64 (CPU_NOTES).
-  static constexpr int64_t kBatch = 16, kMinShared = 8;
+  // threads can compute one batch (emd/bid_search.h shares its tree searches). Measured against 24,
+  // 32 and 64 (CPU_NOTES).
+  static constexpr int64_t kBatch = 16;
 
-  // helper (may be null): a second thread for half of each batch's bids and of each gap's values;
-  // the results do not depend on it.
+  // helper (may be null): a second thread for the tree searches of each batch's bids and of each
+  // gap's best values; the results do not depend on it.
   CpuAuction(const T* a, const T* b, int64_t n, bool squared, BatchHelper* helper)
       : a_(a), b_(b), n_(n), squared_(squared), helper_(helper), price_(n, 0.0), pi_(n, 0.0), owner_(n, -1),
         assigned_(n, -1), bids_(a, n, b, n, price_.data(), squared) {}
@@ -105,8 +105,10 @@ class CpuAuction {
       const int64_t size = std::min<int64_t>(kBatch, int64_t(unassigned.size()));
       batch_.assign(unassigned.begin(), unassigned.begin() + size);
       unassigned.erase(unassigned.begin(), unassigned.begin() + size);
+      batch_bids_.resize(size);
+      bids_.bids(batch_.data(), size, eps, batch_bids_.data(), helper_);
       offers_.resize(size);
-      share_range(helper_, size, kMinShared, [&](int64_t k0, int64_t k1) { compute_offers(k0, k1, eps); });
+      for (int64_t k = 0; k < size; ++k) offers_[k] = make_offer(batch_bids_[k], eps);
       phase_bids += size;
       bids += size;
       // Applied in batch order: each offer above the object's price (which earlier offers of the
@@ -170,18 +172,10 @@ class CpuAuction {
     double price;
   };
 
-  // Offers for the persons batch_[k0, k1) at the current prices.
-  void compute_offers(int64_t k0, int64_t k1, double eps) {
-    for (int64_t k = k0; k < k1; ++k) {
-      const Bid bid = best_two(batch_[k], eps);
-      offers_[k] = Offer{bid.j, bid.j < 0 ? 0.0 : price_[bid.j] + (bid.w1 - bid.w2) + eps};
-    }
-  }
-
-  Bid best_two(int32_t i, double eps) {
-    Bid bid = bids_.bid(i, eps);
-    if (n_ == 1) bid.w2 = bid.w1;  // one object: the bid raises its price by eps
-    return bid;
+  Offer make_offer(const Bid& bid, double eps) const {
+    if (bid.j < 0) return Offer{-1, 0.0};
+    const double w2 = n_ == 1 ? bid.w1 : bid.w2;  // one object: its price rises by eps
+    return Offer{bid.j, price_[bid.j] + (bid.w1 - w2) + eps};
   }
 
   const T* a_;
@@ -193,7 +187,8 @@ class CpuAuction {
   std::vector<int32_t> owner_, assigned_;
   BidSearch<T, D> bids_;
   std::vector<int32_t> batch_;  // the persons bidding together (from the same prices)
-  std::vector<Offer> offers_;   // their offers, in batch order
+  std::vector<Bid> batch_bids_;  // their bids, in batch order
+  std::vector<Offer> offers_;    // and the offers made of them (from the prices before the batch)
 };
 
 // The assignment of one cloud of n points each; returns the rounds used (bids / n).

@@ -1,14 +1,15 @@
 #pragma once
-// A second thread for one long sequential job that has short parallel steps (one EMD cloud's bid
-// batches: tens of microseconds each, too short to wake a pool's threads per step).
+// A second thread for one long sequential job that has short parallel steps (one EMD cloud's tree
+// searches, a batch at a time: microseconds each, too short to wake a pool's threads per step).
 //
 // Both threads come from the door's ParallelFor, as two units of one call; whichever unit starts
-// first is the owner and runs the job, the other serves as helper until the owner finishes. A step
-// is posted by the owner, and its second part is run by the helper if the helper claims it first,
-// else by the owner after its own part; so the results do not depend on which thread ran what, and
-// a pool that runs the two units one after the other (one thread) still finishes: the helper then
-// starts after the job and returns at once. Between steps the helper spins (with a pause), which is
-// why only a job that keeps both threads busy most of the time should use it.
+// first is the owner and runs the job, the other serves as helper until the owner finishes. The
+// owner posts a step and takes its units one at a time; the helper, if it joins the step before the
+// owner has closed it, takes units from the same counter. So the results do not depend on which
+// thread ran what, and a pool that runs the two units one after the other (one thread) still
+// finishes: the helper then starts after the job and returns at once. Between steps the helper
+// spins (with a pause), which is why only a job that keeps both threads busy most of the time
+// should use it.
 #include <atomic>
 #include <cstdint>
 #include <functional>

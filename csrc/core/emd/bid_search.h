@@ -33,13 +33,13 @@ class BidSearch {
   // persons: [n, D], objects: [m, D], price: [m]; all kept by pointer. price must only rise, and
   // price_raised(j) must follow each rise.
   BidSearch(const T* persons, int64_t n, const T* objects, int64_t m, const double* price, bool squared)
-      : persons_(persons), price_(price), tree_(objects, m, price, squared), listed_(size_t(n) * kListed),
-        count_(n, 0), floor_(n, std::numeric_limits<double>::infinity()) {}
+      : persons_(persons), price_(price), one_object_(m == 1), tree_(objects, m, price, squared),
+        listed_(size_t(n) * kListed), count_(n, 0), floor_(n, std::numeric_limits<double>::infinity()) {}
 
   void price_raised(int32_t j) { tree_.price_raised(j); }
 
   // Person i's bid in a phase of this eps: j, w1, and w2 >= every other object's value, with
-  // w2 < w1 + eps / 2 (w2 = -inf when there is one object).
+  // w2 < w1 + eps / 2 (w2 = w1 when there is one object, so that its price rises by eps).
   Bid bid(int64_t i, double eps) {
     Bid listed;
     return listed_bid(i, eps, listed) ? listed : renew(i, eps / 4);
@@ -88,7 +88,7 @@ class BidSearch {
   // Person i's bid from its list alone, into bid; false when the list cannot give one.
   bool listed_bid(int64_t i, double eps, Bid& bid) const {
     const Bid listed = rescore(i);
-    const double w2 = std::max(listed.w2, floor_[i]);
+    const double w2 = one_object_ ? listed.w1 : std::max(listed.w2, floor_[i]);
     if (listed.j < 0 || !(w2 - listed.w1 < eps / 2)) return false;
     bid = Bid{listed.j, listed.w1, w2};
     return true;
@@ -113,12 +113,13 @@ class BidSearch {
                                                       : list[kListed - 1].value);
     Bid bid;
     for (int64_t k = 0; k < count_[i]; ++k) bid.consider(list[k].j, list[k].value);
-    bid.w2 = std::max(bid.w2, floor_[i]);
+    bid.w2 = one_object_ ? bid.w1 : std::max(bid.w2, floor_[i]);
     return bid;
   }
 
   const T* persons_;
   const double* price_;
+  bool one_object_;  // no other option: bids take w2 = w1
   PriceTree<T, D> tree_;
   std::vector<Candidate> listed_;  // [n, kListed]: each person's list, best first
   std::vector<int64_t> count_;     // [n]: entries in each list (0 before the first search)

@@ -174,8 +174,7 @@ class CpuAuction {
 
   Offer make_offer(const Bid& bid, double eps) const {
     if (bid.j < 0) return Offer{-1, 0.0};
-    const double w2 = n_ == 1 ? bid.w1 : bid.w2;  // one object: its price rises by eps
-    return Offer{bid.j, price_[bid.j] + (bid.w1 - w2) + eps};
+    return Offer{bid.j, price_[bid.j] + (bid.w1 - bid.w2) + eps};
   }
 
   const T* a_;

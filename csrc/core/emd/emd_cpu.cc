@@ -1,5 +1,5 @@
 // CPU assignment EMD: one cloud per task of the pool, each solved by the auction in emd/cpu_auction.h;
-// a single cloud gets a second thread for its batches of bids.
+// a single cloud gets a second thread for its tree searches.
 // Compiled once per CPU level (common/cpu_dispatch.h); reached only through register_emd_cpu.
 #include <algorithm>
 #include <vector>
@@ -24,7 +24,7 @@ void emd_match_cpu(const T* a, const T* b, int64_t B, int64_t N, int D, const in
       rounds[bi] = emd_match_one<T, kD>(a + bi * N * kD, b + bi * N * kD, len[bi], options,
                                         assignment + bi * N, gap + bi, helper);
     };
-    if (B == 1 && len[0] >= kHelpedCloud) {  // one cloud: a second thread computes half of its bids
+    if (B == 1 && len[0] >= kHelpedCloud) {  // one cloud: a second thread shares its tree searches
       BatchHelper::run(pfor, [&](BatchHelper& helper) { solve(0, &helper); });
     } else {
       pfor(B, 1000 * N * N, [&](int64_t b0, int64_t b1) {

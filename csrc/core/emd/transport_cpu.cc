@@ -127,8 +127,7 @@ class TransportAuction {
     const Bid best = bids_.bid(i, eps);
     if (best.j < 0) return false;
     const int64_t j = best.j;
-    const double w2 = best.w2 == -std::numeric_limits<double>::infinity() ? best.w1 : best.w2;
-    const double willing = price_[j] + (best.w1 - w2) + eps;
+    const double willing = price_[j] + (best.w1 - best.w2) + eps;
     if (free_[j] > 0) {
       place(i, j, std::min(remaining_[i], free_[j]), willing);
       if (remaining_[i] == 0) return true;

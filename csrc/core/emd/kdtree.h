@@ -4,6 +4,9 @@
 // Median splits on the widest dimension, leaves of at most kLeaf points, nodes in heap order. The
 // squared distance to a splitting plane, rounded as squared_distance() rounds, never exceeds the
 // computed distance of any point behind the plane, so it is a safe pruning bound.
+// Each leaf's points sit in a block of kLeaf slots, one row per dimension (structure of arrays), so
+// that a search computes a whole leaf's costs in SIMD lanes of fixed width; the slots past the
+// leaf's points are zeros and are never read back.
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -29,15 +32,21 @@ class KdTree {
     for (int64_t size = n; size > kLeaf; size = (size + 1) / 2) ++levels;
     split_.assign(size_t(2) << levels, T(0));
     dim_.assign(size_t(2) << levels, 0);
+    block_.assign(size_t(2) << levels, -1);
+    blocks_ = 0;
     build_node(1, 0, n);
-    pts_.resize(size_t(n) * D);
-    for (int64_t k = 0; k < n; ++k)
-      for (int d = 0; d < D; ++d) pts_[k * D + d] = src[int64_t(ids_[k]) * D + d];
+    coords_.assign(size_t(blocks_) * D * kLeaf, T(0));
+    block_ids_.assign(size_t(blocks_) * kLeaf, -1);
+    block_size_.assign(size_t(blocks_), 0);
+    fill_blocks(1, 0, n);
   }
 
  protected:  // emd/price_tree.h searches the tree with prices
   void build_node(int64_t node, int64_t lo, int64_t hi) {
-    if (hi - lo <= kLeaf) return;
+    if (hi - lo <= kLeaf) {
+      block_[node] = blocks_++;
+      return;
+    }
     T lower[D], upper[D];
     for (int d = 0; d < D; ++d) lower[d] = upper[d] = src_[int64_t(ids_[lo]) * D + d];
     for (int64_t k = lo + 1; k < hi; ++k)
@@ -62,12 +71,32 @@ class KdTree {
     build_node(2 * node + 1, mid, hi);
   }
 
+  void fill_blocks(int64_t node, int64_t lo, int64_t hi) {
+    const int64_t b = block_[node];
+    if (b < 0) {
+      const int64_t mid = (lo + hi) / 2;
+      fill_blocks(2 * node, lo, mid);
+      fill_blocks(2 * node + 1, mid, hi);
+      return;
+    }
+    block_size_[b] = int32_t(hi - lo);
+    for (int64_t s = 0; s < hi - lo; ++s) {
+      const int32_t j = ids_[lo + s];
+      block_ids_[b * kLeaf + s] = j;
+      for (int d = 0; d < D; ++d) coords_[(b * D + d) * kLeaf + s] = src_[int64_t(j) * D + d];
+    }
+  }
+
   const T* src_ = nullptr;
   int64_t n_ = 0;
-  std::vector<int32_t> ids_;  // tree position -> original index
-  std::vector<T> pts_;        // [n, D] in tree order
-  std::vector<T> split_;      // heap-indexed splitting value
-  std::vector<int8_t> dim_;   // heap-indexed splitting dimension
+  int64_t blocks_ = 0;
+  std::vector<int32_t> ids_;         // tree position -> original index (during the build)
+  std::vector<T> split_;             // heap-indexed splitting value
+  std::vector<int8_t> dim_;          // heap-indexed splitting dimension
+  std::vector<int64_t> block_;       // heap-indexed: the leaf's block, -1 for inner nodes
+  std::vector<T> coords_;            // [blocks, D, kLeaf]: the leaves' points, one row per dimension
+  std::vector<int32_t> block_ids_;   // [blocks, kLeaf]: their original indices (-1: empty slot)
+  std::vector<int32_t> block_size_;  // [blocks]: points in each leaf
 };
 
 }  // namespace pointops

@@ -73,16 +73,18 @@ class PriceTree : public KdTree<T, D> {
   PriceTree(const T* b, int64_t n, const double* price, bool squared) : price_(price), squared_(squared) {
     Tree::build(b, n);
     min_price_.assign(Tree::split_.size(), 0.0);
-    leaf_lo_.assign(Tree::split_.size(), 0);
-    leaf_hi_.assign(Tree::split_.size(), 0);
+    block_price_.assign(size_t(Tree::blocks_) * kLeaf, std::numeric_limits<double>::infinity());
     leaf_of_.assign(n, 0);
-    init(1, 0, n);
+    slot_of_.assign(n, 0);
+    init(1);
   }
 
   void price_raised(int32_t j) {
+    block_price_[slot_of_[j]] = price_[j];
     int64_t node = leaf_of_[j];
-    double lowest = std::numeric_limits<double>::infinity();
-    for (int64_t k = leaf_lo_[node]; k < leaf_hi_[node]; ++k) lowest = std::min(lowest, price_[Tree::ids_[k]]);
+    const double* prices = &block_price_[Tree::block_[node] * kLeaf];
+    double lowest = prices[0];
+    for (int64_t s = 1; s < kLeaf; ++s) lowest = std::min(lowest, prices[s]);  // empty slots: +inf
     while (node >= 1 && lowest != min_price_[node]) {  // a minimum that did not change stops the walk
       min_price_[node] = lowest;
       if (node == 1) break;
@@ -98,45 +100,74 @@ class PriceTree : public KdTree<T, D> {
   int64_t best_k(const T* q, int64_t k, double slack, Candidate* best, double& skipped) const {
     TopK top{best, k, slack};
     const T inside[D] = {};  // the root's box holds every point: no offset on any dimension
-    search(q, 1, 0, Tree::n_, inside, 0.0, top);
+    search(q, 1, inside, 0.0, top);
     skipped = top.skipped;
     return top.size;
   }
 
  private:
-  double init(int64_t node, int64_t lo, int64_t hi) {
-    if (hi - lo <= Tree::kLeaf) {
-      leaf_lo_[node] = lo;
-      leaf_hi_[node] = hi;
-      double lowest = std::numeric_limits<double>::infinity();
-      for (int64_t k = lo; k < hi; ++k) {
-        leaf_of_[Tree::ids_[k]] = node;
-        lowest = std::min(lowest, price_[Tree::ids_[k]]);
-      }
-      return min_price_[node] = lowest;
+  static constexpr int64_t kLeaf = Tree::kLeaf;
+
+  double init(int64_t node) {
+    const int64_t b = Tree::block_[node];
+    if (b < 0) return min_price_[node] = std::min(init(2 * node), init(2 * node + 1));
+    double lowest = std::numeric_limits<double>::infinity();
+    for (int64_t s = 0; s < Tree::block_size_[b]; ++s) {
+      const int32_t j = Tree::block_ids_[b * kLeaf + s];
+      leaf_of_[j] = node;
+      slot_of_[j] = b * kLeaf + s;
+      block_price_[b * kLeaf + s] = price_[j];
+      lowest = std::min(lowest, price_[j]);
     }
-    const int64_t mid = (lo + hi) / 2;
-    return min_price_[node] = std::min(init(2 * node, lo, mid), init(2 * node + 1, mid, hi));
+    return min_price_[node] = lowest;
+  }
+
+  // Every point of leaf block b against the person at q: the costs and values of all kLeaf slots in
+  // SIMD lanes (the same operations as pair_cost, so the same bits), then the few whose value can
+  // enter the list go through top one by one.
+  void scan_leaf(const T* q, int64_t b, TopK& top) const {
+    T cost[kLeaf];
+    if (squared_) {
+      leaf_costs<true>(q, &Tree::coords_[b * D * kLeaf], cost);
+    } else {
+      leaf_costs<false>(q, &Tree::coords_[b * D * kLeaf], cost);
+    }
+    const double* price = &block_price_[b * kLeaf];
+    double value[kLeaf];
+    for (int64_t s = 0; s < kLeaf; ++s) value[s] = -double(cost[s]) - price[s];
+    const double floor = top.floor();  // it only rises while the leaf goes through top
+    const int32_t* ids = &Tree::block_ids_[b * kLeaf];
+    for (int64_t s = 0, size = Tree::block_size_[b]; s < size; ++s)
+      if (value[s] >= floor) top.consider(Candidate{ids[s], double(cost[s]), value[s]});
+  }
+
+  // cost: [kLeaf] the costs from q: [D] to the block's points x: [D, kLeaf] (squared_distance's
+  // order of operations, then cost_from_squared's).
+  template <bool kSquared>
+  static void leaf_costs(const T* q, const T* x, T* cost) {
+    for (int64_t s = 0; s < kLeaf; ++s) {
+      T diff = q[0] - x[s];
+      T acc = diff * diff;
+      for (int d = 1; d < D; ++d) {
+        diff = q[d] - x[d * kLeaf + s];
+        acc = acc + diff * diff;
+      }
+      cost[s] = kSquared ? acc : std::sqrt(acc);
+    }
   }
 
   // offset: [D] the query's distance to node's box per dimension; cost_bound: the cost of that
   // offset, a lower bound of the computed cost of every object below node.
-  void search(const T* q, int64_t node, int64_t lo, int64_t hi, const T* offset, double cost_bound,
-              TopK& top) const {
+  void search(const T* q, int64_t node, const T* offset, double cost_bound, TopK& top) const {
     const double bound = -cost_bound - min_price_[node];
     if (bound < top.floor() + top.slack) {
       top.skipped = std::max(top.skipped, bound);
       return;
     }
-    if (hi - lo <= Tree::kLeaf) {
-      for (int64_t k = lo; k < hi; ++k) {
-        const int32_t j = Tree::ids_[k];
-        const double cost = double(pair_cost<D>(q, &Tree::pts_[k * D], squared_));
-        top.consider(Candidate{j, cost, -cost - price_[j]});
-      }
+    if (Tree::block_[node] >= 0) {
+      scan_leaf(q, Tree::block_[node], top);
       return;
     }
-    const int64_t mid = (lo + hi) / 2;
     const int dim = Tree::dim_[node];
     const T diff = q[dim] - Tree::split_[node];
     T far_offset[D];
@@ -145,19 +176,20 @@ class PriceTree : public KdTree<T, D> {
     const T zero[D] = {};
     const double far_bound = double(cost_from_squared(squared_distance<D>(far_offset, zero), squared_));
     if (diff < T(0)) {
-      search(q, 2 * node, lo, mid, offset, cost_bound, top);
-      search(q, 2 * node + 1, mid, hi, far_offset, far_bound, top);
+      search(q, 2 * node, offset, cost_bound, top);
+      search(q, 2 * node + 1, far_offset, far_bound, top);
     } else {
-      search(q, 2 * node + 1, mid, hi, offset, cost_bound, top);
-      search(q, 2 * node, lo, mid, far_offset, far_bound, top);
+      search(q, 2 * node + 1, offset, cost_bound, top);
+      search(q, 2 * node, far_offset, far_bound, top);
     }
   }
 
   const double* price_;
   bool squared_;
-  std::vector<double> min_price_;  // heap-indexed: the lowest price below each node
-  std::vector<int64_t> leaf_lo_, leaf_hi_;  // heap-indexed, leaves only: the leaf's tree positions
-  std::vector<int64_t> leaf_of_;   // object -> its leaf's heap index
+  std::vector<double> min_price_;    // heap-indexed: the lowest price below each node
+  std::vector<double> block_price_;  // [blocks, kLeaf]: the prices in the leaves' slots (+inf: empty)
+  std::vector<int64_t> leaf_of_;     // object -> its leaf's heap index
+  std::vector<int64_t> slot_of_;     // object -> its slot in block_price_
 };
 
 }  // namespace pointops

@@ -106,11 +106,14 @@ class BidSearch {
   // keeps them as i's list with their floor, and returns the bid they give.
   Bid renew(int64_t i, double slack) {
     Candidate* list = &listed_[size_t(i) * kListed];
-    double skipped;  // the highest bound of a skipped subtree
-    count_[i] = tree_.best_k(persons_ + i * D, kListed, slack, list, skipped);
-    // Fewer than kListed objects were kept: nothing outside the list but the skipped subtrees.
-    floor_[i] = std::max(skipped, count_[i] < kListed ? -std::numeric_limits<double>::infinity()
-                                                      : list[kListed - 1].value);
+    // The old list's objects still have values at or above their lowest one now: the search need
+    // not look below it.
+    double known = -std::numeric_limits<double>::infinity();
+    if (count_[i] == kListed) {
+      known = std::numeric_limits<double>::infinity();
+      for (int64_t k = 0; k < kListed; ++k) known = std::min(known, -list[k].cost - price_[list[k].j]);
+    }
+    count_[i] = tree_.best_k(persons_ + i * D, kListed, slack, known, list, floor_[i]);
     Bid bid;
     for (int64_t k = 0; k < count_[i]; ++k) bid.consider(list[k].j, list[k].value);
     bid.w2 = one_object_ ? bid.w1 : std::max(bid.w2, floor_[i]);

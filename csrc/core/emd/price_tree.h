@@ -49,12 +49,18 @@ struct Candidate {
 struct TopK {
   Candidate* best;
   int64_t k;
-  double slack;  // subtrees whose bound is below floor() + slack are skipped
+  double slack;  // once k are found, subtrees whose bound is below floor() + slack are skipped
+  double known;  // k objects are known to have values at or above this (-inf: nothing known)
   int64_t size = 0;
   double skipped = -std::numeric_limits<double>::infinity();  // the highest bound of a skipped subtree
 
-  // Values strictly below this cannot enter the list.
-  double floor() const { return size < k ? -std::numeric_limits<double>::infinity() : best[k - 1].value; }
+  // Values strictly below this cannot enter the list (every value that entered is at or above
+  // known), and every object left out is at most this or in a skipped subtree.
+  double floor() const { return size < k ? known : best[k - 1].value; }
+
+  // Subtrees whose bound is below this are skipped. Without the slack until k are found, so that
+  // the k objects at or above known are found (a slack from known could skip them all).
+  double skip_below() const { return size < k ? known : best[k - 1].value + slack; }
 
   void consider(const Candidate& c) {
     if (size == k && !c.before(best[k - 1])) return;
@@ -95,13 +101,14 @@ class PriceTree : public KdTree<T, D> {
   }
 
   // The k best objects for the person at q: [D] by value (then by lower index), written to best:
-  // [k] in that order; returns how many there are (min(k, n)). Every other object's value is at
-  // most best[k - 1].value.
-  int64_t best_k(const T* q, int64_t k, double slack, Candidate* best, double& skipped) const {
-    TopK top{best, k, slack};
+  // [k] in that order; returns how many there are (at most k). known: k objects are known to have
+  // values at or above it (-inf: nothing known), so nothing below it is looked at. outside: an
+  // upper bound of the value of every object not in best.
+  int64_t best_k(const T* q, int64_t k, double slack, double known, Candidate* best, double& outside) const {
+    TopK top{best, k, slack, known};
     const T inside[D] = {};  // the root's box holds every point: no offset on any dimension
     search(q, 1, inside, 0.0, top);
-    skipped = top.skipped;
+    outside = std::max(top.skipped, top.floor());
     return top.size;
   }
 
@@ -160,7 +167,7 @@ class PriceTree : public KdTree<T, D> {
   // offset, a lower bound of the computed cost of every object below node.
   void search(const T* q, int64_t node, const T* offset, double cost_bound, TopK& top) const {
     const double bound = -cost_bound - min_price_[node];
-    if (bound < top.floor() + top.slack) {
+    if (bound < top.skip_below()) {
       top.skipped = std::max(top.skipped, bound);
       return;
     }

@@ -75,6 +75,11 @@ class BidSearch {
     });
   }
 
+  // An upper bound of every person's best value, into best: [n], from the lists alone.
+  void upper_values(double* best) const {
+    for (int64_t i = 0; i < int64_t(count_.size()); ++i) best[i] = std::max(rescore(i).w1, floor_[i]);
+  }
+
   // The persons' mean cost to their nearest object, before any price has risen (minus the mean
   // best value); scratch: [n]. Fills every person's list.
   double mean_nearest_cost(double* scratch, BatchHelper* helper) {

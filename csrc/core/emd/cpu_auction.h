@@ -149,16 +149,19 @@ class CpuAuction {
   // (certified gap of the mean cost, mean cost) of the current full assignment; keeps each
   // person's best value in pi_ for the next phase's warm start.
   std::pair<double, double> gap_and_mean() {
-    double dual = 0, primal = 0;
+    double dual = 0;
     for (int64_t j = 0; j < n_; ++j) dual += price_[j];
     bids_.best_values(pi_.data(), helper_);
-    for (int64_t i = 0; i < n_; ++i) {
-      dual += pi_[i];
-      primal += cost(i, assigned_[i]);
-    }
+    for (int64_t i = 0; i < n_; ++i) dual += pi_[i];
     // dual bounds the best total benefit (-cost) from above: optimum >= -dual.
+    const double primal = total_cost();
     return {std::max(0.0, (dual + primal) / double(n_)), primal / double(n_)};
   }
+
+  double mean_cost() const { return total_cost() / double(n_); }
+
+  // Instead of gap_and_mean: keeps upper bounds of the persons' best values for the next phase.
+  void keep_upper_values() { bids_.upper_values(pi_.data()); }
 
   double mean_nearest_cost() { return bids_.mean_nearest_cost(pi_.data(), helper_); }
 
@@ -171,6 +174,13 @@ class CpuAuction {
     int32_t j;
     double price;
   };
+
+  // The total cost of the current full assignment.
+  double total_cost() const {
+    double primal = 0;
+    for (int64_t i = 0; i < n_; ++i) primal += cost(i, assigned_[i]);
+    return primal;
+  }
 
   Offer make_offer(const Bid& bid, double eps) const {
     if (bid.j < 0) return Offer{-1, 0.0};
@@ -215,9 +225,13 @@ int64_t emd_match_one(const T* a, const T* b, int64_t n, const EmdOptions& optio
   for (bool first = true;; first = false) {
     const bool finished = auction.run_phase(eps, first, max_bids, bids);
     if (!finished) auction.complete();
-    const auto [g, mean_cost] = auction.gap_and_mean();
-    gap_mean = g;
-    if (!finished || phase_done(gap_mean, mean_cost, options.rel_tol, eps, floor)) break;
+    if (finished && !gap_worth_computing(eps, auction.mean_cost(), options.rel_tol, floor)) {
+      auction.keep_upper_values();
+    } else {
+      const auto [g, mean_cost] = auction.gap_and_mean();
+      gap_mean = g;
+      if (!finished || phase_done(gap_mean, mean_cost, options.rel_tol, eps, floor)) break;
+    }
     eps = next_eps(eps, floor);
   }
   std::copy(auction.assignment().begin(), auction.assignment().end(), assignment);

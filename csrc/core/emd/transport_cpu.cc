@@ -78,15 +78,24 @@ class TransportAuction {
   // (dual + primal, primal) in units x cost of the current full plan; keeps each person's best
   // value in pi_ for the next phase. dual bounds the best total benefit (-cost) from above.
   std::pair<double, double> gap_and_cost() {
-    double dual = 0, primal = 0;
-    for (int64_t j = 0; j < m_; ++j) {
-      dual += double(demand_) * price_[j];
-      for (const Holding& h : holders_[j]) primal += double(h.amount) * cost(h.person, j);
-    }
+    double dual = 0;
+    for (int64_t j = 0; j < m_; ++j) dual += double(demand_) * price_[j];
+    const double primal = plan_cost();
     bids_.best_values(pi_.data(), nullptr);
     for (int64_t i = 0; i < n_; ++i) dual += double(supply_) * pi_[i];
     return {std::max(0.0, dual + primal), primal};
   }
+
+  // The cost of the current full plan, in units x cost.
+  double plan_cost() const {
+    double primal = 0;
+    for (int64_t j = 0; j < m_; ++j)
+      for (const Holding& h : holders_[j]) primal += double(h.amount) * cost(h.person, j);
+    return primal;
+  }
+
+  // Instead of gap_and_cost: keeps upper bounds of the persons' best values for the next phase.
+  void keep_upper_values() { bids_.upper_values(pi_.data()); }
 
   double mean_nearest_cost() { return bids_.mean_nearest_cost(pi_.data(), nullptr); }
 
@@ -195,9 +204,14 @@ std::pair<double, int64_t> transport_one(const T* a, int64_t n, const T* b, int6
   for (;;) {
     const bool finished = auction.run_phase(eps, max_bids, bids);
     if (!finished) auction.complete();
-    const auto [gap_units, cost_units] = auction.gap_and_cost();
-    dual_bound = cost_units - gap_units;  // a lower bound on the optimal cost (in units)
-    if (!finished || phase_done(gap_units / double(units), cost_units / double(units), options.rel_tol, eps, floor)) break;
+    if (finished && !gap_worth_computing(eps, auction.plan_cost() / double(units), options.rel_tol, floor)) {
+      auction.keep_upper_values();
+    } else {
+      const auto [gap_units, cost_units] = auction.gap_and_cost();
+      dual_bound = cost_units - gap_units;  // a lower bound on the optimal cost (in units)
+      if (!finished || phase_done(gap_units / double(units), cost_units / double(units), options.rel_tol, eps, floor))
+        break;
+    }
     eps = next_eps(eps, floor);
   }
   arcs = auction.plan();

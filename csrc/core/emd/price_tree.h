@@ -9,8 +9,9 @@
 // the distance from the query to the node's box: per dimension, the distance to the farthest
 // splitting plane crossed on that dimension (0 where the query is inside), summed as
 // squared_distance sums, so that with its rounding it never exceeds a computed cost behind it
-// (rounding is monotone, and every term is at most the matching term of any point in the box). Session 7: a bound from the single nearest
-// plane let mesh-sampled clouds evaluate 45% of all objects per bid at N = 2048 (uniform clouds 8%).
+// (rounding is monotone, and every term is at most the matching term of any point in the box).
+// Session 7: a bound from the single nearest plane let mesh-sampled clouds evaluate 45% of all
+// objects per bid at N = 2048 (uniform clouds 8%).
 #include <algorithm>
 #include <limits>
 #include <vector>

@@ -146,21 +146,25 @@ class CpuAuction {
     }
   }
 
-  // (certified gap of the mean cost, mean cost) of the current full assignment; keeps each
-  // person's best value in pi_ for the next phase's warm start.
-  std::pair<double, double> gap_and_mean() {
+  // The certified gap of the mean cost of the current full assignment, whose total cost is primal
+  // (total_cost()); keeps each person's best value in pi_ for the next phase's warm start.
+  double gap(double primal) {
     double dual = 0;
     for (int64_t j = 0; j < n_; ++j) dual += price_[j];
     bids_.best_values(pi_.data(), helper_);
     for (int64_t i = 0; i < n_; ++i) dual += pi_[i];
     // dual bounds the best total benefit (-cost) from above: optimum >= -dual.
-    const double primal = total_cost();
-    return {std::max(0.0, (dual + primal) / double(n_)), primal / double(n_)};
+    return std::max(0.0, (dual + primal) / double(n_));
   }
 
-  double mean_cost() const { return total_cost() / double(n_); }
+  // The total cost of the current full assignment.
+  double total_cost() const {
+    double primal = 0;
+    for (int64_t i = 0; i < n_; ++i) primal += cost(i, assigned_[i]);
+    return primal;
+  }
 
-  // Instead of gap_and_mean: keeps upper bounds of the persons' best values for the next phase.
+  // Instead of gap: keeps upper bounds of the persons' best values for the next phase.
   void keep_upper_values() { bids_.upper_values(pi_.data()); }
 
   double mean_nearest_cost() { return bids_.mean_nearest_cost(pi_.data(), helper_); }
@@ -174,13 +178,6 @@ class CpuAuction {
     int32_t j;
     double price;
   };
-
-  // The total cost of the current full assignment.
-  double total_cost() const {
-    double primal = 0;
-    for (int64_t i = 0; i < n_; ++i) primal += cost(i, assigned_[i]);
-    return primal;
-  }
 
   Offer make_offer(const Bid& bid, double eps) const {
     if (bid.j < 0) return Offer{-1, 0.0};
@@ -225,11 +222,11 @@ int64_t emd_match_one(const T* a, const T* b, int64_t n, const EmdOptions& optio
   for (bool first = true;; first = false) {
     const bool finished = auction.run_phase(eps, first, max_bids, bids);
     if (!finished) auction.complete();
-    if (finished && !gap_worth_computing(eps, auction.mean_cost(), options.rel_tol, floor)) {
+    const double primal = auction.total_cost(), mean_cost = primal / double(n);
+    if (finished && !gap_worth_computing(eps, mean_cost, options.rel_tol, floor)) {
       auction.keep_upper_values();
     } else {
-      const auto [g, mean_cost] = auction.gap_and_mean();
-      gap_mean = g;
+      gap_mean = auction.gap(primal);
       if (!finished || phase_done(gap_mean, mean_cost, options.rel_tol, eps, floor)) break;
     }
     eps = next_eps(eps, floor);

@@ -75,15 +75,15 @@ class TransportAuction {
     }
   }
 
-  // (dual + primal, primal) in units x cost of the current full plan; keeps each person's best
-  // value in pi_ for the next phase. dual bounds the best total benefit (-cost) from above.
-  std::pair<double, double> gap_and_cost() {
+  // dual + primal in units x cost, for the current full plan of cost primal (plan_cost()); keeps
+  // each person's best value in pi_ for the next phase. dual bounds the best total benefit (-cost)
+  // from above.
+  double gap_units(double primal) {
     double dual = 0;
     for (int64_t j = 0; j < m_; ++j) dual += double(demand_) * price_[j];
-    const double primal = plan_cost();
     bids_.best_values(pi_.data(), nullptr);
     for (int64_t i = 0; i < n_; ++i) dual += double(supply_) * pi_[i];
-    return {std::max(0.0, dual + primal), primal};
+    return std::max(0.0, dual + primal);
   }
 
   // The cost of the current full plan, in units x cost.
@@ -94,7 +94,7 @@ class TransportAuction {
     return primal;
   }
 
-  // Instead of gap_and_cost: keeps upper bounds of the persons' best values for the next phase.
+  // Instead of gap_units: keeps upper bounds of the persons' best values for the next phase.
   void keep_upper_values() { bids_.upper_values(pi_.data()); }
 
   double mean_nearest_cost() { return bids_.mean_nearest_cost(pi_.data(), nullptr); }
@@ -204,13 +204,13 @@ std::pair<double, int64_t> transport_one(const T* a, int64_t n, const T* b, int6
   for (;;) {
     const bool finished = auction.run_phase(eps, max_bids, bids);
     if (!finished) auction.complete();
-    if (finished && !gap_worth_computing(eps, auction.plan_cost() / double(units), options.rel_tol, floor)) {
+    const double cost_units = auction.plan_cost(), mean_cost = cost_units / double(units);
+    if (finished && !gap_worth_computing(eps, mean_cost, options.rel_tol, floor)) {
       auction.keep_upper_values();
     } else {
-      const auto [gap_units, cost_units] = auction.gap_and_cost();
+      const double gap_units = auction.gap_units(cost_units);
       dual_bound = cost_units - gap_units;  // a lower bound on the optimal cost (in units)
-      if (!finished || phase_done(gap_units / double(units), cost_units / double(units), options.rel_tol, eps, floor))
-        break;
+      if (!finished || phase_done(gap_units / double(units), mean_cost, options.rel_tol, eps, floor)) break;
     }
     eps = next_eps(eps, floor);
   }

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "common/batch_helper.h"
-#include "emd/auction_schedule.h"
-#include "emd/emd.h"
 #include "emd/bid_search.h"
+#include "emd/emd.h"
+#include "emd/eps_scaling.h"
 
 namespace pointops {
 
@@ -88,20 +88,21 @@ class CpuAuction {
 
   double max_cost() const { return max_pair_cost<T, D>(a_, n_, b_, n_, squared_); }
 
-  // One epsilon phase, prices kept. The first starts with everyone unassigned; later ones keep
-  // the pairs still within eps of their person's best value (pi_, from the last gap). Returns
-  // false if max_bids ran out; bids counts the bids made.
-  bool run_phase(double eps, bool first, int64_t max_bids, int64_t& bids) {
+  // One epsilon phase, prices kept (emd/eps_scaling.h's run_phase). Persons unassigned, or no
+  // longer within eps of their best value (pi_, from the last gap or its upper bounds), bid; the
+  // phase may stop with `tail` of them left. bids counts the bids made.
+  PhaseEnd run_phase(double eps, int64_t tail, int64_t max_bids, int64_t& bids) {
     std::deque<int32_t> unassigned;
     for (int64_t i = 0; i < n_; ++i) {
       const int32_t j = assigned_[i];
-      if (!first && j >= 0 && -cost(i, j) - price_[j] >= pi_[i] - eps) continue;
+      if (j >= 0 && -cost(i, j) - price_[j] >= pi_[i] - eps) continue;
       if (j >= 0) owner_[j] = -1;
       assigned_[i] = -1;
       unassigned.push_back(int32_t(i));
     }
     for (int64_t phase_bids = 0; !unassigned.empty();) {
-      if (phase_bids >= max_bids) return false;
+      if (int64_t(unassigned.size()) <= tail) return PhaseEnd::kTailLeft;
+      if (phase_bids >= max_bids) return PhaseEnd::kOutOfBids;
       const int64_t size = std::min<int64_t>(kBatch, int64_t(unassigned.size()));
       batch_.assign(unassigned.begin(), unassigned.begin() + size);
       unassigned.erase(unassigned.begin(), unassigned.begin() + size);
@@ -116,7 +117,7 @@ class CpuAuction {
       for (int64_t k = 0; k < size; ++k) {
         const int32_t i = batch_[k];
         const Offer offer = offers_[k];
-        if (offer.j < 0) return false;  // no object has a finite value (costs overflowed): give up
+        if (offer.j < 0) return PhaseEnd::kOutOfBids;  // no object has a finite value (costs overflowed): give up
         if (!(offer.price > price_[offer.j])) {
           unassigned.push_back(i);
           continue;
@@ -132,7 +133,7 @@ class CpuAuction {
         assigned_[i] = offer.j;
       }
     }
-    return true;
+    return PhaseEnd::kPlaced;
   }
 
   // Gives the persons still unassigned the free objects in index order (a permutation again).
@@ -146,25 +147,25 @@ class CpuAuction {
     }
   }
 
-  // The certified gap of the mean cost of the current full assignment, whose total cost is primal
-  // (total_cost()); keeps each person's best value in pi_ for the next phase's warm start.
-  double gap(double primal) {
+  // The certified gap of the total cost of the current full assignment, whose total cost is
+  // plan_cost (plan_cost()); keeps each person's best value in pi_ for the next phase.
+  double gap_total(double plan_cost) {
     double dual = 0;
     for (int64_t j = 0; j < n_; ++j) dual += price_[j];
     bids_.best_values(pi_.data(), helper_);
     for (int64_t i = 0; i < n_; ++i) dual += pi_[i];
     // dual bounds the best total benefit (-cost) from above: optimum >= -dual.
-    return std::max(0.0, (dual + primal) / double(n_));
+    return std::max(0.0, dual + plan_cost);
   }
 
   // The total cost of the current full assignment.
-  double total_cost() const {
+  double plan_cost() const {
     double primal = 0;
     for (int64_t i = 0; i < n_; ++i) primal += cost(i, assigned_[i]);
     return primal;
   }
 
-  // Instead of gap: keeps upper bounds of the persons' best values for the next phase.
+  // Instead of gap_total: keeps upper bounds of the persons' best values for the next phase.
   void keep_upper_values() { bids_.upper_values(pi_.data()); }
 
   double mean_nearest_cost() { return bids_.mean_nearest_cost(pi_.data(), helper_); }
@@ -215,25 +216,13 @@ int64_t emd_match_one(const T* a, const T* b, int64_t n, const EmdOptions& optio
     return 0;
   }
   const int64_t max_bids = saturating_bid_budget(options.max_rounds, n);
-  int64_t bids = 0;
   const double cost_lower_bound =
       std::max(auction.mean_nearest_cost(), projected_cost_bound<T, D>(a, n, b, n, options.squared));
-  double eps = cpu_initial_eps(max_cost, cost_lower_bound, floor), gap_mean = 0;
-  for (bool first = true;; first = false) {
-    const bool finished = auction.run_phase(eps, first, max_bids, bids);
-    if (!finished) auction.complete();
-    const double primal = auction.total_cost(), mean_cost = primal / double(n);
-    if (finished && !gap_worth_computing(eps, mean_cost, options.rel_tol, floor)) {
-      auction.keep_upper_values();
-    } else {
-      gap_mean = auction.gap(primal);
-      if (!finished || phase_done(gap_mean, mean_cost, options.rel_tol, eps, floor)) break;
-    }
-    eps = next_eps(eps, floor);
-  }
+  const ScalingResult result = scale_eps(auction, cpu_initial_eps(max_cost, cost_lower_bound, floor), floor,
+                                         cost_lower_bound, options.rel_tol, n, max_bids, kAssignmentPhaseTail);
   std::copy(auction.assignment().begin(), auction.assignment().end(), assignment);
-  *gap = T(gap_mean);
-  return (bids + n - 1) / n;
+  *gap = T(result.gap_total / double(n));
+  return (result.bids + n - 1) / n;
 }
 
 }  // namespace pointops

@@ -34,10 +34,10 @@ class TransportAuction {
 
   double cost(int64_t i, int64_t j) const { return double(pair_cost<D>(a_ + i * D, b_ + j * D, squared_)); }
 
-  // One epsilon phase, prices kept. Later phases first release the holdings whose value is no longer
-  // within eps of their person's best (pi_, from the last gap). Returns false if max_bids ran out or
-  // no object has a finite value.
-  bool run_phase(double eps, int64_t max_bids, int64_t& bids) {
+  // One epsilon phase, prices kept (emd/eps_scaling.h's run_phase). It first releases the holdings
+  // whose value is no longer within eps of their person's best (pi_, from the last gap or its upper
+  // bounds); it may stop with `tail` persons left with units to place.
+  PhaseEnd run_phase(double eps, int64_t tail, int64_t max_bids, int64_t& bids) {
     for (int64_t j = 0; j < m_; ++j) {
       auto& held = holders_[j];
       for (size_t k = 0; k < held.size();) {
@@ -54,14 +54,15 @@ class TransportAuction {
     for (int64_t i = 0; i < n_; ++i)
       if (remaining_[i] > 0) queue.push_back(int32_t(i));
     for (int64_t phase_bids = 0; !queue.empty();) {
+      if (int64_t(queue.size()) <= tail) return PhaseEnd::kTailLeft;
       const int32_t i = queue.front();
       while (remaining_[i] > 0) {
-        if (phase_bids++ >= max_bids || !bid(i, eps, queue)) return false;
+        if (phase_bids++ >= max_bids || !bid(i, eps, queue)) return PhaseEnd::kOutOfBids;
         ++bids;
       }
       queue.pop_front();
     }
-    return true;
+    return PhaseEnd::kPlaced;
   }
 
   // Gives the units still unplaced the free capacity, persons and objects in index order.
@@ -75,10 +76,10 @@ class TransportAuction {
     }
   }
 
-  // dual + primal in units x cost, for the current full plan of cost primal (plan_cost()); keeps
-  // each person's best value in pi_ for the next phase. dual bounds the best total benefit (-cost)
-  // from above.
-  double gap_units(double primal) {
+  // The certified gap in units x cost (dual + primal), for the current full plan of cost primal
+  // (plan_cost()); keeps each person's best value in pi_ for the next phase. dual bounds the best
+  // total benefit (-cost) from above.
+  double gap_total(double primal) {
     double dual = 0;
     for (int64_t j = 0; j < m_; ++j) dual += double(demand_) * price_[j];
     bids_.best_values(pi_.data(), nullptr);
@@ -94,7 +95,7 @@ class TransportAuction {
     return primal;
   }
 
-  // Instead of gap_units: keeps upper bounds of the persons' best values for the next phase.
+  // Instead of gap_total: keeps upper bounds of the persons' best values for the next phase.
   void keep_upper_values() { bids_.upper_values(pi_.data()); }
 
   double mean_nearest_cost() { return bids_.mean_nearest_cost(pi_.data(), nullptr); }
@@ -197,26 +198,14 @@ std::pair<double, int64_t> transport_one(const T* a, int64_t n, const T* b, int6
   TransportAuction<T, D> auction(a, n, b, m, supply, demand, options.squared);
   const int64_t max_bids = saturating_bid_budget(options.max_rounds, n);
   const double floor = eps_floor(max_cost);
-  int64_t bids = 0;
   const double cost_lower_bound =
       std::max(auction.mean_nearest_cost(), projected_cost_bound<T, D>(a, n, b, m, options.squared));
-  double eps = cpu_initial_eps(max_cost, cost_lower_bound, floor), dual_bound = 0;
-  for (;;) {
-    const bool finished = auction.run_phase(eps, max_bids, bids);
-    if (!finished) auction.complete();
-    const double cost_units = auction.plan_cost(), mean_cost = cost_units / double(units);
-    if (finished && !gap_worth_computing(eps, mean_cost, options.rel_tol, floor)) {
-      auction.keep_upper_values();
-    } else {
-      const double gap_units = auction.gap_units(cost_units);
-      dual_bound = cost_units - gap_units;  // a lower bound on the optimal cost (in units)
-      if (!finished || phase_done(gap_units / double(units), mean_cost, options.rel_tol, eps, floor)) break;
-    }
-    eps = next_eps(eps, floor);
-  }
+  const ScalingResult result = scale_eps(auction, cpu_initial_eps(max_cost, cost_lower_bound, floor), floor,
+                                         cost_lower_bound, options.rel_tol, units, max_bids, /*tail (see kAssignmentPhaseTail)*/ 0);
+  const double dual_bound = result.plan_cost - result.gap_total;  // a lower bound on the optimal cost (in units)
   arcs = auction.plan();
   return {basic_plan_gap(arcs, n, m, [&](int32_t i, int32_t j) { return auction.cost(i, j); }, dual_bound, units),
-          bids};
+          result.bids};
 }
 
 // Either orientation: the larger cloud bids; arcs come back with i indexing a, sorted by (i, j).

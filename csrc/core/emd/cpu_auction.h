@@ -36,28 +36,32 @@ double max_pair_cost(const T* a, int64_t n, const T* b, int64_t m, bool squared)
 // from their projections on the axes: the cost of a plan is at least that of its projection on one
 // axis (Euclidean costs: the largest over the axes) or than the sum over the axes (squared costs),
 // and on one axis the optimal plan matches the sorted coordinates (quantiles), computed exactly here.
+// The axes are shared with the helper when there is one (their sorts are most of the time).
 template <typename T, int D>
-double projected_cost_bound(const T* a, int64_t n, const T* b, int64_t m, bool squared) {
-  std::vector<double> xa(n), xb(m);
-  double bound = 0;
-  for (int k = 0; k < D; ++k) {
-    for (int64_t i = 0; i < n; ++i) xa[i] = double(a[i * D + k]);
-    for (int64_t j = 0; j < m; ++j) xb[j] = double(b[j * D + k]);
-    std::sort(xa.begin(), xa.end());
-    std::sort(xb.begin(), xb.end());
-    // Quantile t in [0, 1] as an integer multiple of 1 / (n m): a's i-th point holds (i m, (i + 1) m].
-    double axis = 0;
-    for (int64_t i = 0, j = 0, t = 0; i < n && j < m;) {
-      const int64_t next = std::min((i + 1) * m, (j + 1) * n);
-      const double d = xa[i] - xb[j];
-      axis += double(next - t) * (squared ? d * d : std::abs(d));
-      t = next;
-      if (next == (i + 1) * m) ++i;
-      if (next == (j + 1) * n) ++j;
+double projected_cost_bound(const T* a, int64_t n, const T* b, int64_t m, bool squared, BatchHelper* helper) {
+  double axis_cost[D];
+  share_range(helper, D, 2, [&](int64_t k0, int64_t k1) {
+    std::vector<double> xa(n), xb(m);
+    for (int64_t k = k0; k < k1; ++k) {
+      for (int64_t i = 0; i < n; ++i) xa[i] = double(a[i * D + k]);
+      for (int64_t j = 0; j < m; ++j) xb[j] = double(b[j * D + k]);
+      std::sort(xa.begin(), xa.end());
+      std::sort(xb.begin(), xb.end());
+      // Quantile t in [0, 1] as an integer multiple of 1 / (n m): a's i-th point holds (i m, (i + 1) m].
+      double axis = 0;
+      for (int64_t i = 0, j = 0, t = 0; i < n && j < m;) {
+        const int64_t next = std::min((i + 1) * m, (j + 1) * n);
+        const double d = xa[i] - xb[j];
+        axis += double(next - t) * (squared ? d * d : std::abs(d));
+        t = next;
+        if (next == (i + 1) * m) ++i;
+        if (next == (j + 1) * n) ++j;
+      }
+      axis_cost[k] = axis / (double(n) * double(m));
     }
-    axis /= double(n) * double(m);
-    bound = squared ? bound + axis : std::max(bound, axis);
-  }
+  });
+  double bound = 0;
+  for (int k = 0; k < D; ++k) bound = squared ? bound + axis_cost[k] : std::max(bound, axis_cost[k]);
   return bound;
 }
 
@@ -217,7 +221,7 @@ int64_t emd_match_one(const T* a, const T* b, int64_t n, const EmdOptions& optio
   }
   const int64_t max_bids = saturating_bid_budget(options.max_rounds, n);
   const double cost_lower_bound =
-      std::max(auction.mean_nearest_cost(), projected_cost_bound<T, D>(a, n, b, n, options.squared));
+      std::max(auction.mean_nearest_cost(), projected_cost_bound<T, D>(a, n, b, n, options.squared, helper));
   const ScalingResult result = scale_eps(auction, cpu_initial_eps(max_cost, cost_lower_bound, floor), floor,
                                          cost_lower_bound, options.rel_tol, n, max_bids, kAssignmentPhaseTail);
   std::copy(auction.assignment().begin(), auction.assignment().end(), assignment);

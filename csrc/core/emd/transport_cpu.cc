@@ -199,7 +199,7 @@ std::pair<double, int64_t> transport_one(const T* a, int64_t n, const T* b, int6
   const int64_t max_bids = saturating_bid_budget(options.max_rounds, n);
   const double floor = eps_floor(max_cost);
   const double cost_lower_bound =
-      std::max(auction.mean_nearest_cost(), projected_cost_bound<T, D>(a, n, b, m, options.squared));
+      std::max(auction.mean_nearest_cost(), projected_cost_bound<T, D>(a, n, b, m, options.squared, nullptr));
   const ScalingResult result = scale_eps(auction, cpu_initial_eps(max_cost, cost_lower_bound, floor), floor,
                                          cost_lower_bound, options.rel_tol, units, max_bids, /*tail (see kAssignmentPhaseTail)*/ 0);
   const double dual_bound = result.plan_cost - result.gap_total;  // a lower bound on the optimal cost (in units)

@@ -10,9 +10,21 @@
 // finishes: the helper then starts after the job and returns at once. Between steps the helper
 // spins (with a pause), which is why only a job that keeps both threads busy most of the time
 // should use it.
+// Neither thread spins on a CPU the other one needs: a thread that starts or wakes is sometimes put
+// on the CPU of the thread that woke it and left there while another CPU idles, and then a spinning
+// owner starves the helper of the unit it waits for, and a spinning helper halves the owner's time
+// (session 10, CPU_NOTES: one EMD cloud 14-24 ms instead of 10; a nap did not move it, it woke up on
+// the same CPU). So a helper that finds itself on the owner's CPU leaves it: its affinity excludes
+// that CPU until the job ends, when the affinity it had is restored (where it cannot leave, it
+// naps). And the owner yields while it waits for a helper on its own CPU.
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <thread>
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 #include "common/parallel.h"
 
@@ -24,6 +36,51 @@
 #endif
 
 namespace pointops {
+
+// The CPU this thread runs on, -1 where the system does not say.
+inline int current_cpu() {
+#if defined(__linux__)
+  return sched_getcpu();
+#else
+  return -1;
+#endif
+}
+
+// Keeps this thread off one CPU while it lives, then gives it back the CPUs it was allowed before.
+class CpuAvoidance {
+ public:
+  // Moves this thread off `cpu` if it may run elsewhere; false if it may not (or the system does
+  // not say).
+  bool avoid(int cpu) {
+#if defined(__linux__)
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return false;
+    if (!saved_) {
+      if (sched_getaffinity(0, sizeof(allowed_), &allowed_) != 0) return false;
+      saved_ = true;
+    }
+    cpu_set_t others = allowed_;
+    CPU_CLR(cpu, &others);
+    if (CPU_COUNT(&others) == 0 || sched_setaffinity(0, sizeof(others), &others) != 0) return false;
+    moved_ = true;
+    return true;
+#else
+    (void)cpu;
+    return false;
+#endif
+  }
+
+  ~CpuAvoidance() {
+#if defined(__linux__)
+    if (moved_) sched_setaffinity(0, sizeof(allowed_), &allowed_);
+#endif
+  }
+
+ private:
+#if defined(__linux__)
+  cpu_set_t allowed_;
+#endif
+  bool saved_ = false, moved_ = false;
+};
 
 class BatchHelper {
  public:
@@ -55,13 +112,20 @@ class BatchHelper {
   void share(int64_t total, const RangeFn& fn) {
     fn_ = &fn;
     total_ = total;
+    owner_cpu_.store(current_cpu(), std::memory_order_relaxed);
     next_.store(0, std::memory_order_relaxed);
     const int64_t step = posted_.load(std::memory_order_relaxed) + 1;
     posted_.store(step, std::memory_order_release);
     take_units();
     int64_t unjoined = step - 1;  // the helper cannot join any more once this succeeds
     if (joined_.compare_exchange_strong(unjoined, step, std::memory_order_acq_rel)) return;
-    while (left_.load(std::memory_order_acquire) != step) POINTOPS_SPIN_PAUSE();
+    for (int64_t spins = 1; left_.load(std::memory_order_acquire) != step; ++spins) {
+      if (spins % kCpuCheck == 0 && on_one_cpu(helper_cpu_.load(std::memory_order_relaxed))) {
+        std::this_thread::yield();  // the helper's unit needs this CPU
+      } else {
+        POINTOPS_SPIN_PAUSE();
+      }
+    }
   }
 
  private:
@@ -69,16 +133,27 @@ class BatchHelper {
     for (int64_t k; (k = next_.fetch_add(1, std::memory_order_relaxed)) < total_;) (*fn_)(k, k + 1);
   }
 
+  // True when this thread runs on `cpu`, the other thread's.
+  static bool on_one_cpu(int cpu) { return cpu >= 0 && cpu == current_cpu(); }
+
   void serve() {
+    CpuAvoidance avoidance;
+    int64_t spins = 0;
     for (int64_t seen = posted_.load(std::memory_order_acquire); !done_.load(std::memory_order_acquire);) {
       const int64_t step = posted_.load(std::memory_order_acquire);
       if (step == seen) {
-        POINTOPS_SPIN_PAUSE();
+        const int owner_cpu = owner_cpu_.load(std::memory_order_relaxed);
+        if (++spins % kCpuCheck == 0 && on_one_cpu(owner_cpu)) {
+          if (!avoidance.avoid(owner_cpu)) std::this_thread::sleep_for(std::chrono::microseconds(kNapMicros));
+        } else {
+          POINTOPS_SPIN_PAUSE();
+        }
         continue;
       }
       seen = step;
       int64_t unjoined = step - 1;
       if (!joined_.compare_exchange_strong(unjoined, step, std::memory_order_acq_rel)) continue;
+      helper_cpu_.store(current_cpu(), std::memory_order_relaxed);
       take_units();
       left_.store(step, std::memory_order_release);
     }
@@ -88,6 +163,11 @@ class BatchHelper {
   std::atomic<int64_t> posted_{0}, joined_{0}, left_{0};
   std::atomic<int64_t> next_{0};  // the next unit of the current step
   std::atomic<bool> done_{false};
+  std::atomic<int> owner_cpu_{-1}, helper_cpu_{-1};  // where each was last seen (-1: unknown)
+  // Spins between checks of the CPUs (a check costs about as much as a few pauses), and the nap of
+  // a helper found on the owner's CPU.
+  static constexpr int64_t kCpuCheck = 256;
+  static constexpr int kNapMicros = 50;
   const RangeFn* fn_ = nullptr;  // fn_ and total_ are written before posted_ (release), read after
   int64_t total_ = 0;
 };

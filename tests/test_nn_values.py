@@ -50,6 +50,26 @@ def test_duplicates_and_coincident_points_take_lowest_index(rng, algorithm):
     np.testing.assert_array_equal(idx_ba[0], want_i)
 
 
+@pytest.mark.parametrize("algorithm", ["brute", "tree"])
+def test_squares_that_overflow_take_the_lowest_index(rng, algorithm):
+    """Finite float32 clouds about 2e20 apart: most squared distances overflow to inf, and a query whose
+    distances are all inf must still get the lowest index (0), as the oracle computed in float32 (the
+    same operations in the same order, and argmin's first index) says. A shared point and its
+    neighbours keep finite distances."""
+    a = (rng.random((1, 1500, 3)) * 1e20 + 1e20).astype(np.float32)
+    b = (-rng.random((1, 1200, 3)) * 1e20 - 1e20).astype(np.float32)
+    b[0, 100] = a[0, 5]
+    got = [x.numpy()[0] for x in pointops.nn_distance(a, b, algorithm=algorithm)]
+    for query, ref, dist, idx in ((a[0], b[0], got[0], got[1]), (b[0], a[0], got[2], got[3])):
+        diff = query[:, None, :] - ref[None, :, :]
+        with np.errstate(over="ignore"):
+            d = (diff[..., 0] * diff[..., 0] + diff[..., 1] * diff[..., 1]) + diff[..., 2] * diff[..., 2]
+        want_i = d.argmin(1)
+        assert np.isinf(d.min(1)).mean() > 0.5  # the case under test: rows of inf only
+        np.testing.assert_array_equal(idx, want_i)
+        np.testing.assert_array_equal(dist, d[np.arange(len(query)), want_i])
+
+
 @pytest.mark.parametrize("D", [2, 3])
 def test_paths_are_bit_identical(rng, D):
     a = rng.standard_normal((2, 3000, D)).astype(np.float32)

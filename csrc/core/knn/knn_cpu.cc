@@ -32,8 +32,8 @@ class LaneLists {
     limit_ = V{} + std::numeric_limits<T>::infinity();
   }
   const V& limit() const { return limit_; }
-  void begin_leaf() {}
-  void end_leaf() {}
+  LaneLists& open_leaf(int32_t) { return *this; }  // folded in place: the lists are in memory anyway
+  void close_leaf(const LaneLists&) {}
   void fold(const V& d, int32_t id) {
     const auto maybe = d <= limit_;  // '<=': an equal distance wins with a lower index
     for (int l = 0; l < W; ++l) {

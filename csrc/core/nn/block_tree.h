@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <vector>
@@ -42,18 +43,20 @@ class BlockTree {
   // other comparison (that build was half the cost of a 2048-point query):
   //  - every dimension is sorted once, by a radix sort on its coordinates quantised to 16 bits;
   //  - each node splits the order of its widest side in the middle, and stable-partitions the other
-  //    dimensions' orders by the same halves with branch-free writes.
+  //    dimensions' orders by the same halves with branch-free writes, into a second buffer (each
+  //    dimension's order lives in one of two buffers, which alternate down the tree);
+  //  - a node whose halves are leaves only splits its widest side: the leaves need no orders.
   // The quantisation only picks the splits; the boxes come from the points themselves.
   void build(const T* src, int64_t n) {
     n_ = n;
-    std::vector<int32_t> order[D];
-    std::vector<uint16_t> key[D];
-    double unit[D];  // the coordinate extent of one key step, per dimension
-    quantised_orders(src, n, order, key, unit);
-    std::vector<uint8_t> left(n);
-    std::vector<int32_t> scratch(n);
-    split(0, n, order, key, unit, left, scratch);
-    ids_ = std::move(order[0]);  // any dimension's order: every leaf holds its points
+    Orders orders;
+    orders.n = n;
+    orders.ids.resize(size_t(2) * D * n);
+    quantised_orders(src, orders);
+    orders.left.resize(n);
+    ids_.resize(n);
+    split(0, n, 0, orders);
+    sort_leaf_ids(0, n);
     pts_.resize(size_t(n) * D);
     for (int64_t k = 0; k < n; ++k)
       for (int d = 0; d < D; ++d) pts_[k * D + d] = src[int64_t(ids_[k]) * D + d];
@@ -105,66 +108,112 @@ class BlockTree {
   }
 
  private:
-  // order[d]: the indices sorted by key[d], the coordinates of dimension d quantised to 16 bits over
-  // the cloud's extent (stable: equal keys in index order).
-  static void quantised_orders(const T* src, int64_t n, std::vector<int32_t> (&order)[D],
-                               std::vector<uint16_t> (&key)[D], double (&unit)[D]) {
-    std::vector<int32_t> tmp(n);
-    for (int d = 0; d < D; ++d) {
-      T mn = src[d], mx = src[d];
-      for (int64_t i = 1; i < n; ++i) {
-        mn = std::min(mn, src[i * D + d]);
-        mx = std::max(mx, src[i * D + d]);
+  // The build's working state: per dimension, the point indices sorted by their quantised
+  // coordinate, in two buffers (order(d, b)), the keys, and per point the side of the current split.
+  struct Orders {
+    int64_t n = 0;
+    std::vector<int32_t> ids;   // [D][2][n]
+    std::vector<uint16_t> key[D];
+    double unit[D];             // the coordinate extent of one key step, per dimension
+    std::vector<uint8_t> left;  // [n], by point index
+    int32_t* order(int d, int buffer) { return &ids[(size_t(2) * d + buffer) * n]; }
+  };
+
+  // orders.order(d, 0): the indices sorted by key[d], the coordinates of dimension d quantised to 16
+  // bits over the cloud's extent (stable: equal keys in index order).
+  static void quantised_orders(const T* src, Orders& orders) {
+    const int64_t n = orders.n;
+    T mn[D], mx[D];  // all dimensions in one pass: independent chains of min and max
+    for (int d = 0; d < D; ++d) mn[d] = mx[d] = src[d];
+    for (int64_t i = 1; i < n; ++i)
+      for (int d = 0; d < D; ++d) {
+        mn[d] = std::min(mn[d], src[i * D + d]);
+        mx[d] = std::max(mx[d], src[i * D + d]);
       }
-      const double extent = double(mx) - double(mn);  // double: a float extent can overflow
-      const double scale = extent > 0 ? 65535.0 / extent : 0.0;
-      unit[d] = extent / 65535.0;
-      key[d].resize(n);
-      for (int64_t i = 0; i < n; ++i)
-        key[d][i] = uint16_t(std::min(65535.0, std::max(0.0, (double(src[i * D + d]) - double(mn)) * scale)));
-      order[d].resize(n);
-      std::iota(order[d].begin(), order[d].end(), 0);
-      for (int shift = 0; shift < 16; shift += 8) {  // LSD radix sort, one byte a pass
-        int64_t start[257] = {0};
-        for (int64_t i = 0; i < n; ++i) ++start[((key[d][i] >> shift) & 255) + 1];
-        for (int k = 0; k < 256; ++k) start[k + 1] += start[k];
+    double scale[D];
+    for (int d = 0; d < D; ++d) {
+      const double extent = double(mx[d]) - double(mn[d]);  // double: a float extent can overflow
+      scale[d] = extent > 0 ? 65535.0 / extent : 0.0;
+      orders.unit[d] = extent / 65535.0;
+      orders.key[d].resize(n);
+    }
+    for (int64_t i = 0; i < n; ++i)
+      for (int d = 0; d < D; ++d)
+        orders.key[d][i] = uint16_t(std::min(65535.0, std::max(0.0, (double(src[i * D + d]) - double(mn[d])) * scale[d])));
+    for (int d = 0; d < D; ++d) {
+      // LSD radix sort, one byte a pass (both histograms in one read): from the identity into
+      // buffer 1, then back into buffer 0.
+      const uint16_t* key = orders.key[d].data();
+      int64_t start[2][257] = {};
+      for (int64_t i = 0; i < n; ++i) {
+        ++start[0][(key[i] & 255) + 1];
+        ++start[1][(key[i] >> 8) + 1];
+      }
+      int32_t* sorted = orders.order(d, 0);
+      int32_t* tmp = orders.order(d, 1);
+      std::iota(sorted, sorted + n, 0);
+      for (int pass = 0; pass < 2; ++pass) {
+        int64_t* at = start[pass];
+        for (int k = 0; k < 256; ++k) at[k + 1] += at[k];
         for (int64_t i = 0; i < n; ++i) {
-          const int32_t id = order[d][i];
-          tmp[start[(key[d][id] >> shift) & 255]++] = id;
+          const int32_t id = sorted[i];
+          tmp[at[(key[id] >> (8 * pass)) & 255]++] = id;
         }
-        order[d].swap(tmp);
+        std::swap(sorted, tmp);
       }
     }
   }
 
   // Splits [lo, hi) at mid = (lo + hi) / 2 along the dimension whose keys span the most, and recurses
-  // down to leaves of at most W points; every order[d] stays sorted within each node.
-  void split(int64_t lo, int64_t hi, std::vector<int32_t> (&order)[D],
-             const std::vector<uint16_t> (&key)[D], const double (&unit)[D], std::vector<uint8_t>& left,
-             std::vector<int32_t>& scratch) const {
-    if (hi - lo <= W) return;
+  // down to leaves of at most W points, whose members it writes to ids_. Bit d of `flipped`: the
+  // buffer that holds dimension d's order for this node, sorted within the node.
+  void split(int64_t lo, int64_t hi, unsigned flipped, Orders& orders) {
     int widest = 0;
     double widest_span = -1;
     for (int d = 0; d < D; ++d) {
-      const double span = double(key[d][order[d][hi - 1]] - key[d][order[d][lo]]) * unit[d];
+      const int32_t* order = orders.order(d, (flipped >> d) & 1);
+      const double span = double(orders.key[d][order[hi - 1]] - orders.key[d][order[lo]]) * orders.unit[d];
       if (span > widest_span) widest_span = span, widest = d;
     }
+    const int32_t* split_order = orders.order(widest, (flipped >> widest) & 1);
     const int64_t mid = (lo + hi) / 2;
-    for (int64_t k = lo; k < hi; ++k) left[order[widest][k]] = k < mid;
+    if (hi - lo <= 2 * W) {  // the halves are leaves (or, for a cloud of at most W points, this is)
+      std::copy(split_order + lo, split_order + hi, ids_.begin() + lo);
+      return;
+    }
+    for (int64_t k = lo; k < hi; ++k) orders.left[split_order[k]] = k < mid;
     for (int d = 0; d < D; ++d) {
       if (d == widest) continue;
+      const int32_t* from = orders.order(d, (flipped >> d) & 1);
+      int32_t* to = orders.order(d, 1 - ((flipped >> d) & 1));
       int64_t l = lo, r = mid;
       for (int64_t k = lo; k < hi; ++k) {
-        const int32_t id = order[d][k];
-        const int64_t is_left = left[id];
-        scratch[is_left ? l : r] = id;
+        const int32_t id = from[k];
+        const int64_t is_left = orders.left[id];
+        to[r ^ ((l ^ r) & -is_left)] = id;  // l or r; a conditional here became a mispredicted branch
         l += is_left;
         r += 1 - is_left;
       }
-      std::copy(scratch.begin() + lo, scratch.begin() + hi, order[d].begin() + lo);
+      flipped ^= 1u << d;
     }
-    split(lo, mid, order, key, unit, left, scratch);
-    split(mid, hi, order, key, unit, left, scratch);
+    split(lo, mid, flipped, orders);
+    split(mid, hi, flipped, orders);
+  }
+
+  // Each leaf's indices in ascending order (Nearest's scan relies on it), by a sorting network on
+  // one vector of W lanes (padded with the largest index).
+  void sort_leaf_ids(int64_t lo, int64_t hi) {
+    if (hi - lo > W) {
+      const int64_t mid = (lo + hi) / 2;
+      sort_leaf_ids(lo, mid);
+      sort_leaf_ids(mid, hi);
+      return;
+    }
+    typename Simd<T>::I32 v = {};
+    v += std::numeric_limits<int32_t>::max();
+    std::memcpy(&v, &ids_[lo], size_t(hi - lo) * sizeof(int32_t));
+    v = sort_lanes(v);
+    std::memcpy(&ids_[lo], &v, size_t(hi - lo) * sizeof(int32_t));
   }
 
   void set_boxes(int64_t node, int64_t lo, int64_t hi) {
@@ -212,19 +261,37 @@ class BlockTree {
     fn(q, &ids_[lo], int(hi - lo));
   }
 
-  // The nearest point so far per lane (distance, and index when kIndex); a leaf is scanned into
-  // two running minima (best, and best2 for every other point) to break the dependency chain.
+  // The nearest point so far per lane (distance, and index when kIndex).
   template <bool kIndex>
   struct Nearest {
     V best;
     I best_idx;
-    V best2{};
-    I best2_idx{};
+    // A leaf's points go to two running minima, alternate points to each, to break the dependency
+    // chain. They are local to the scan, so they stay in registers (updated through the result's
+    // reference they were stored to memory at every point). A leaf's indices ascend (build()), so
+    // a strict '<' keeps the lowest index among equal distances: one comparison per point, and the
+    // full tie rule (keep_closer) once per leaf. Both start at the leaf's lowest index, the answer
+    // when every distance is infinite (finite coordinates whose squares overflow).
+    struct Leaf {
+      V best, best2;
+      I idx, idx2;
+      void fold(const V& d, int32_t id) { keep_first_closer(d, id, best, idx); }
+      void fold_second(const V& d, int32_t id) { keep_first_closer(d, id, best2, idx2); }
+      static void keep_first_closer(const V& d, int32_t id, V& b, I& b_idx) {
+        const auto closer = d < b;
+        b = closer ? d : b;
+        if constexpr (kIndex) b_idx = closer ? I{} + id : b_idx;
+      }
+    };
     const V& limit() const { return best; }
-    void begin_leaf() { best2 = best, best2_idx = best_idx; }
-    void fold(const V& d, int32_t id) { keep_closer(d, I{} + id, best, best_idx); }
-    void fold_second(const V& d, int32_t id) { keep_closer(d, I{} + id, best2, best2_idx); }
-    void end_leaf() { keep_closer(best2, best2_idx, best, best_idx); }
+    Leaf open_leaf(int32_t lowest_id) const {
+      const V inf = V{} + std::numeric_limits<T>::infinity();
+      return {inf, inf, I{} + lowest_id, I{} + lowest_id};
+    }
+    void close_leaf(const Leaf& leaf) {
+      keep_closer(leaf.best, leaf.idx, best, best_idx);
+      keep_closer(leaf.best2, leaf.idx2, best, best_idx);
+    }
     // Folds candidate distances d (of the points with indices id) into b / b_idx.
     static void keep_closer(const V& d, const I& id, V& b, I& b_idx) {
       if constexpr (kIndex) {
@@ -258,10 +325,7 @@ class BlockTree {
   template <Metric M, typename Result>
   void search_node(const V (&q)[D], int64_t node, int64_t lo, int64_t hi, const V& bound,
                    Result& result) const {
-    const auto open = bound <= result.limit();  // '<=': an equal distance may have a lower index
-    bool any = false;
-    for (int l = 0; l < W; ++l) any |= open[l] != 0;
-    if (!any) return;
+    if (!any_lane(bound <= result.limit())) return;  // '<=': an equal distance may have a lower index
     if (hi - lo <= kRefLeaf) {
       scan<M>(q, lo, hi, result);
       return;
@@ -278,17 +342,24 @@ class BlockTree {
     }
   }
 
-  // Every point of [lo, hi) against all lanes, alternate points into the result's two folds.
+  // Every point of [lo, hi) against all lanes, leaf by leaf (indices ascend within a leaf only):
+  // alternate points into the two folds of the result's open_leaf() (a copy, or the result itself).
   template <Metric M, typename Result>
   void scan(const V (&q)[D], int64_t lo, int64_t hi, Result& result) const {
-    result.begin_leaf();
+    if (hi - lo > W) {
+      const int64_t mid = (lo + hi) / 2;
+      scan<M>(q, lo, mid, result);
+      scan<M>(q, mid, hi, result);
+      return;
+    }
+    decltype(auto) leaf = result.open_leaf(ids_[lo]);
     int64_t k = lo;
     for (; k + 1 < hi; k += 2) {
-      result.fold(distance_to<M>(q, &pts_[k * D]), ids_[k]);
-      result.fold_second(distance_to<M>(q, &pts_[(k + 1) * D]), ids_[k + 1]);
+      leaf.fold(distance_to<M>(q, &pts_[k * D]), ids_[k]);
+      leaf.fold_second(distance_to<M>(q, &pts_[(k + 1) * D]), ids_[k + 1]);
     }
-    if (k < hi) result.fold(distance_to<M>(q, &pts_[k * D]), ids_[k]);
-    result.end_leaf();
+    if (k < hi) leaf.fold(distance_to<M>(q, &pts_[k * D]), ids_[k]);
+    result.close_leaf(leaf);
   }
 
   // point_distance (common/point_math.h) in every lane: the same operations in the same order.

@@ -56,7 +56,7 @@ class BlockTree {
     orders.left.resize(n);
     ids_.resize(n);
     split(0, n, 0, orders);
-    sort_leaf_ids(0, n);
+    sort_leaf_ids();
     pts_.resize(size_t(n) * D);
     for (int64_t k = 0; k < n; ++k)
       for (int d = 0; d < D; ++d) pts_[k * D + d] = src[int64_t(ids_[k]) * D + d];
@@ -82,9 +82,9 @@ class BlockTree {
   // lanes hold its points (lanes past `count` repeat the first point), ids[lane] their indices in
   // the source cloud.
   template <typename Fn>
-  void for_each_query_vector(const Subtree& where, Fn&& fn) const { visit_leaves(where.node, where.lo, where.hi, fn); }
+  void for_each_query_vector(const Subtree& where, Fn&& fn) const { visit_leaves(where.lo, where.hi, fn); }
   template <typename Fn>
-  void for_each_query_vector(Fn&& fn) const { visit_leaves(1, 0, n_, fn); }
+  void for_each_query_vector(Fn&& fn) const { visit_leaves(0, n_, fn); }
 
   // best[lane] = min(best[lane], squared distance from lane's query to its nearest point here).
   void search(const V (&q)[D], V& best) const {
@@ -202,18 +202,14 @@ class BlockTree {
 
   // Each leaf's indices in ascending order (Nearest's scan relies on it), by a sorting network on
   // one vector of W lanes (padded with the largest index).
-  void sort_leaf_ids(int64_t lo, int64_t hi) {
-    if (hi - lo > W) {
-      const int64_t mid = (lo + hi) / 2;
-      sort_leaf_ids(lo, mid);
-      sort_leaf_ids(mid, hi);
-      return;
-    }
-    typename Simd<T>::I32 v = {};
-    v += std::numeric_limits<int32_t>::max();
-    std::memcpy(&v, &ids_[lo], size_t(hi - lo) * sizeof(int32_t));
-    v = sort_lanes(v);
-    std::memcpy(&ids_[lo], &v, size_t(hi - lo) * sizeof(int32_t));
+  void sort_leaf_ids() {
+    for_each_leaf(0, n_, [&](int64_t lo, int64_t hi) {
+      typename Simd<T>::I32 v = {};
+      v += std::numeric_limits<int32_t>::max();
+      std::memcpy(&v, &ids_[lo], size_t(hi - lo) * sizeof(int32_t));
+      v = sort_lanes(v);
+      std::memcpy(&ids_[lo], &v, size_t(hi - lo) * sizeof(int32_t));
+    });
   }
 
   void set_boxes(int64_t node, int64_t lo, int64_t hi) {
@@ -247,18 +243,27 @@ class BlockTree {
     collect(2 * node + 1, mid, hi, points, out);
   }
 
+  // Calls fn(lo, hi) for each leaf (at most W points) of a node's range [lo, hi), in order: the
+  // ranges that the build's halving at mid = (lo + hi) / 2 leaves.
   template <typename Fn>
-  void visit_leaves(int64_t node, int64_t lo, int64_t hi, Fn& fn) const {
+  static void for_each_leaf(int64_t lo, int64_t hi, Fn&& fn) {
     if (hi - lo > W) {
       const int64_t mid = (lo + hi) / 2;
-      visit_leaves(2 * node, lo, mid, fn);
-      visit_leaves(2 * node + 1, mid, hi, fn);
+      for_each_leaf(lo, mid, fn);
+      for_each_leaf(mid, hi, fn);
       return;
     }
-    V q[D];
-    for (int d = 0; d < D; ++d)
-      for (int l = 0; l < W; ++l) q[d][l] = pts_[(lo + (lo + l < hi ? l : 0)) * D + d];
-    fn(q, &ids_[lo], int(hi - lo));
+    fn(lo, hi);
+  }
+
+  template <typename Fn>
+  void visit_leaves(int64_t lo, int64_t hi, Fn& fn) const {
+    for_each_leaf(lo, hi, [&](int64_t leaf_lo, int64_t leaf_hi) {
+      V q[D];
+      for (int d = 0; d < D; ++d)
+        for (int l = 0; l < W; ++l) q[d][l] = pts_[(leaf_lo + (leaf_lo + l < leaf_hi ? l : 0)) * D + d];
+      fn(q, &ids_[leaf_lo], int(leaf_hi - leaf_lo));
+    });
   }
 
   // The nearest point so far per lane (distance, and index when kIndex).
@@ -346,20 +351,16 @@ class BlockTree {
   // alternate points into the two folds of the result's open_leaf() (a copy, or the result itself).
   template <Metric M, typename Result>
   void scan(const V (&q)[D], int64_t lo, int64_t hi, Result& result) const {
-    if (hi - lo > W) {
-      const int64_t mid = (lo + hi) / 2;
-      scan<M>(q, lo, mid, result);
-      scan<M>(q, mid, hi, result);
-      return;
-    }
-    decltype(auto) leaf = result.open_leaf(ids_[lo]);
-    int64_t k = lo;
-    for (; k + 1 < hi; k += 2) {
-      leaf.fold(distance_to<M>(q, &pts_[k * D]), ids_[k]);
-      leaf.fold_second(distance_to<M>(q, &pts_[(k + 1) * D]), ids_[k + 1]);
-    }
-    if (k < hi) leaf.fold(distance_to<M>(q, &pts_[k * D]), ids_[k]);
-    result.close_leaf(leaf);
+    for_each_leaf(lo, hi, [&](int64_t leaf_lo, int64_t leaf_hi) {
+      decltype(auto) leaf = result.open_leaf(ids_[leaf_lo]);
+      int64_t k = leaf_lo;
+      for (; k + 1 < leaf_hi; k += 2) {
+        leaf.fold(distance_to<M>(q, &pts_[k * D]), ids_[k]);
+        leaf.fold_second(distance_to<M>(q, &pts_[(k + 1) * D]), ids_[k + 1]);
+      }
+      if (k < leaf_hi) leaf.fold(distance_to<M>(q, &pts_[k * D]), ids_[k]);
+      result.close_leaf(leaf);
+    });
   }
 
   // point_distance (common/point_math.h) in every lane: the same operations in the same order.

@@ -53,7 +53,7 @@ class BlockTree {
     orders.n = n;
     orders.ids.resize(size_t(2) * D * n);
     quantised_orders(src, orders);
-    orders.left.resize(n);
+    orders.left.resize(n + 3);  // + 3: stable_partition's gather reads 4 bytes at each flag
     ids_.resize(n);
     split(0, n, 0, orders);
     sort_leaf_ids();
@@ -115,7 +115,7 @@ class BlockTree {
     std::vector<int32_t> ids;   // [D][2][n]
     std::vector<uint16_t> key[D];
     double unit[D];             // the coordinate extent of one key step, per dimension
-    std::vector<uint8_t> left;  // [n], by point index
+    std::vector<uint8_t> left;  // [n + 3], by point index
     int32_t* order(int d, int buffer) { return &ids[(size_t(2) * d + buffer) * n]; }
   };
 
@@ -184,20 +184,42 @@ class BlockTree {
     for (int64_t k = lo; k < hi; ++k) orders.left[split_order[k]] = k < mid;
     for (int d = 0; d < D; ++d) {
       if (d == widest) continue;
-      const int32_t* from = orders.order(d, (flipped >> d) & 1);
-      int32_t* to = orders.order(d, 1 - ((flipped >> d) & 1));
-      int64_t l = lo, r = mid;
-      for (int64_t k = lo; k < hi; ++k) {
-        const int32_t id = from[k];
-        const int64_t is_left = orders.left[id];
-        to[r ^ ((l ^ r) & -is_left)] = id;  // l or r; a conditional here became a mispredicted branch
-        l += is_left;
-        r += 1 - is_left;
-      }
+      stable_partition(orders.order(d, (flipped >> d) & 1), orders.order(d, 1 - ((flipped >> d) & 1)), lo, hi,
+                       mid, orders.left.data());
       flipped ^= 1u << d;
     }
     split(lo, mid, flipped, orders);
     split(mid, hi, flipped, orders);
+  }
+
+  // to[lo, mid) = the indices of from[lo, hi) whose flag left[id] is 1, to[mid, hi) the others, each
+  // in from's order (left has 3 bytes of padding past the last index).
+  static void stable_partition(const int32_t* from, int32_t* to, int64_t lo, int64_t hi, int64_t mid,
+                               const uint8_t* left) {
+    int64_t l = lo, r = mid, k = lo;
+#if defined(__AVX512F__)
+    // 16 indices at a time: their flags by one gather (4 bytes at each flag, the low one kept), each
+    // side's indices packed by a compress, and stored under a mask, as a full store would overwrite
+    // the other side's. The build of a 2048-point cloud: 64-73 -> 57-59 us (AMD EPYC, Zen 4).
+    for (; k + 16 <= hi; k += 16) {
+      const __m512i ids = _mm512_loadu_si512(from + k);
+      const __m512i flags = _mm512_i32gather_epi32(ids, left, 1);
+      const __mmask16 goes_left = _mm512_test_epi32_mask(flags, _mm512_set1_epi32(0xFF));
+      const int count = __builtin_popcount(goes_left);
+      _mm512_mask_storeu_epi32(to + l, __mmask16((1u << count) - 1), _mm512_maskz_compress_epi32(goes_left, ids));
+      _mm512_mask_storeu_epi32(to + r, __mmask16((1u << (16 - count)) - 1),
+                               _mm512_maskz_compress_epi32(__mmask16(~goes_left), ids));
+      l += count;
+      r += 16 - count;
+    }
+#endif
+    for (; k < hi; ++k) {
+      const int32_t id = from[k];
+      const int64_t is_left = left[id];
+      to[r ^ ((l ^ r) & -is_left)] = id;  // l or r; a conditional here became a mispredicted branch
+      l += is_left;
+      r += 1 - is_left;
+    }
   }
 
   // Each leaf's indices in ascending order (Nearest's scan relies on it), by a sorting network on

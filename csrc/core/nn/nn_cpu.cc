@@ -150,28 +150,28 @@ void nn_distance_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M
   // sides[2*b + 0] holds cloud a of batch element b, sides[2*b + 1] cloud b.
   std::vector<Side<T, D>> sides(2 * B);
   std::vector<char> finite(2 * B);
-  std::vector<Path> path(B);
+  std::vector<Path> path(B);  // for a pair of finite clouds; any other pair takes the scalar path
   for (int64_t bi = 0; bi < B; ++bi) {
     sides[2 * bi] = {a + bi * N * D, a_len[bi]};
     sides[2 * bi + 1] = {b + bi * M * D, b_len[bi]};
-  }
-  pfor(2 * B, 10 * N * D, [&](int64_t s0, int64_t s1) {
-    for (int64_t s = s0; s < s1; ++s) finite[s] = all_finite(sides[s].pts, sides[s].len * D);
-  });
-  for (int64_t bi = 0; bi < B; ++bi) {
     const int64_t pairs = int64_t(a_len[bi]) * b_len[bi];
-    if (!finite[2 * bi] || !finite[2 * bi + 1]) path[bi] = Path::kScalar;
-    else if (algorithm == NnAlgorithm::kTree) path[bi] = Path::kTree;
+    if (algorithm == NnAlgorithm::kTree) path[bi] = Path::kTree;
     else if (algorithm == NnAlgorithm::kBruteForce) path[bi] = Path::kBrute;
     else path[bi] = pairs >= tree_min_pairs(D) ? Path::kTree : Path::kBrute;
   }
+  // Each side's check and search structure in one pass of the pool (one wake-up of its threads
+  // fewer than a pass for each): a finite side is built even when the other side is not.
   pfor(2 * B, 100 * N * D, [&](int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; ++s) {
       Side<T, D>& side = sides[s];
+      finite[s] = all_finite(side.pts, side.len * D);
+      if (!finite[s]) continue;
       if (path[s / 2] == Path::kTree) side.tree.build(side.pts, side.len);
-      else if (path[s / 2] == Path::kBrute) side.transposed.build(side.pts, side.len, D);
+      else side.transposed.build(side.pts, side.len, D);
     }
   });
+  for (int64_t bi = 0; bi < B; ++bi)
+    if (!finite[2 * bi] || !finite[2 * bi + 1]) path[bi] = Path::kScalar;
 
   std::vector<WorkItem> items;
   for (int64_t bi = 0; bi < B; ++bi) {

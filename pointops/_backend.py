@@ -9,6 +9,7 @@ The compiled CPU kernels exist once per instruction-set level (baseline, avx, av
 library runs the best one this processor supports, and POINTOPS_CPU_LEVEL=<level> caps it.
 """
 import contextlib
+import functools
 import json
 import os
 import warnings
@@ -153,6 +154,19 @@ def cuda_kernels_active():
     GPU is visible, and the driver can run the kernels."""
     return (_ops is not None and build_info().get("cuda", "OFF") == "ON" and _cuda_problem is None
             and bool(tf.config.list_physical_devices("GPU")))
+
+
+def kernels_run_on_cpu():
+    """True when the compiled ops run on the CPU wherever they are called: the library has no CUDA
+    kernels, the driver cannot run them, or TensorFlow has no GPU (none present, or all hidden by
+    tf.config.set_visible_devices). Ops with only a CPU kernel (PointopsChamferMean) are used only then."""
+    return build_info().get("cuda", "OFF") != "ON" or _cuda_problem is not None or not _logical_gpus()
+
+
+@functools.lru_cache(maxsize=None)
+def _logical_gpus():
+    """TensorFlow's logical GPUs; fixed once its runtime has started, which listing them does."""
+    return tuple(tf.config.list_logical_devices("GPU"))
 
 
 def backend_info():

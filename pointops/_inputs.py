@@ -41,6 +41,14 @@ def _static_shape_error(op, a_shape, b_shape, equal_sizes):
 def prepare(op, a, b, a_lengths=None, b_lengths=None, equal_sizes=False):
     """(a, b, a_lengths, b_lengths, result_dtype) ready for a kernel: float32/float64 tensors,
     int32 lengths [B] (full sizes where None)."""
+    a, b, result_dtype = prepare_points(op, a, b, equal_sizes)
+    a_lengths = _lengths(op, "a_lengths", a_lengths, a)
+    b_lengths = _lengths(op, "b_lengths", b_lengths, b)
+    return a, b, a_lengths, b_lengths, result_dtype
+
+
+def prepare_points(op, a, b, equal_sizes=False):
+    """(a, b, result_dtype): the point sets checked and as float32/float64 tensors."""
     a = tf.convert_to_tensor(a)
     b = tf.convert_to_tensor(b)
     if a.dtype not in _COMPUTE_DTYPE:
@@ -51,11 +59,7 @@ def prepare(op, a, b, a_lengths=None, b_lengths=None, equal_sizes=False):
     if error:
         raise ValueError(error)
     result_dtype = a.dtype
-    a = tf.cast(a, _COMPUTE_DTYPE[a.dtype])
-    b = tf.cast(b, _COMPUTE_DTYPE[b.dtype])
-    a_lengths = _lengths(op, "a_lengths", a_lengths, a)
-    b_lengths = _lengths(op, "b_lengths", b_lengths, b)
-    return a, b, a_lengths, b_lengths, result_dtype
+    return tf.cast(a, _COMPUTE_DTYPE[a.dtype]), tf.cast(b, _COMPUTE_DTYPE[b.dtype]), result_dtype
 
 
 def widen(x):

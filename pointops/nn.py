@@ -31,7 +31,22 @@ def nn_distance(a, b, a_lengths=None, b_lengths=None, *, algorithm="auto"):
     return tf.cast(dist_ab, dtype), idx_ab, tf.cast(dist_ba, dtype), idx_ba
 
 
-chamfer_distance = _chamfer.make_chamfer_distance(nn_distance, knn)
+def _chamfer_mean(a, b):
+    """chamfer_distance's default on full clouds, mean_i min_j |a_i - b_j|^2 + mean_j min_i, both
+    means over the whole batch, as one op (PointopsChamferMean, summed in double). None where it does
+    not apply: no compiled library, kernels on a GPU (the op has only a CPU kernel), or half inputs
+    (whose distances the other path rounds to the input dtype before the means)."""
+    ops = _backend.compiled_ops()
+    if ops is None or not _backend.kernels_run_on_cpu():
+        return None
+    a, b, dtype = _inputs.prepare_points("nn_distance", a, b)
+    if dtype != a.dtype:
+        return None
+    with _backend.kernel_device():
+        return ops.pointops_chamfer_mean(a, b)[0]
+
+
+chamfer_distance = _chamfer.make_chamfer_distance(nn_distance, knn, _chamfer_mean)
 density_aware_chamfer = _density.make_density_aware_chamfer(nn_distance)
 f_score = _density.make_f_score(nn_distance)
 
@@ -45,6 +60,25 @@ def _nn_distance_grad(op, grad_dist_ab, _grad_idx_ab, grad_dist_ba, _grad_idx_ba
         grad_a, grad_b = _backend.loaded_library().pointops_nn_distance_grad(
             a, b, op.outputs[1], op.outputs[3], grad_dist_ab, grad_dist_ba)
     return grad_a, grad_b, None, None
+
+
+def _weight_of_every_point(idx, grad):
+    """grad / idx's size in every entry of idx's shape: d(mean over all points) / d(each distance)."""
+    if idx.shape.is_fully_defined():  # eager code: 2 small ops instead of 5
+        size = idx.shape.num_elements()
+        return tf.fill(idx.shape, grad * (1 / size)) if size else tf.zeros(idx.shape, grad.dtype)
+    return tf.fill(tf.shape(idx), grad / tf.cast(tf.size(idx), grad.dtype))
+
+
+@tf.RegisterGradient("PointopsChamferMean")
+def _chamfer_mean_grad(op, grad, _grad_idx_ab, _grad_idx_ba):
+    """The op's value is sum(dist_ab) / (B N) + sum(dist_ba) / (B M): nn_distance's gradient with
+    those weights on every point."""
+    a, b = op.inputs
+    idx_ab, idx_ba = op.outputs[1], op.outputs[2]
+    with _backend.kernel_device():
+        return _backend.loaded_library().pointops_nn_distance_grad(
+            a, b, idx_ab, idx_ba, _weight_of_every_point(idx_ab, grad), _weight_of_every_point(idx_ba, grad))
 
 
 def _grad_in_tf(a, b, idx_ab, idx_ba, g_ab, g_ba):

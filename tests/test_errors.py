@@ -1,4 +1,6 @@
 """Bad input gets a clear error naming the argument and the shapes, never a crash."""
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -37,6 +39,19 @@ def test_bad_lengths(nn, lengths, words):
     with pytest.raises((tf.errors.InvalidArgumentError, ValueError)) as err:
         nn(a, a + 1, a_lengths=np.array(lengths, np.int32))
     assert words in str(err.value)
+
+
+@pytest.mark.parametrize("a_shape,b_shape,words", [
+    ((5, 3), (1, 5, 3), "rank 3"),
+    ((1, 5, 3), (1, 5, 2), "same point dimension D"),
+    ((1, 0, 3), (1, 5, 3), "must not be empty"),
+    ((1, 5, 9), (1, 5, 9), "D must be in [1, 8]"),
+])
+def test_chamfer_mean_op_checks_its_inputs(a_shape, b_shape, words):
+    """The fused op behind chamfer_distance's default, called directly (it is internal, but reachable)."""
+    ops = pointops._backend.compiled_ops()
+    with pytest.raises((tf.errors.InvalidArgumentError, ValueError), match=re.escape(words)):
+        ops.pointops_chamfer_mean(np.zeros(a_shape, np.float32), np.ones(b_shape, np.float32))
 
 
 def test_unknown_shapes_checked_at_run_time():

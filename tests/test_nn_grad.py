@@ -124,3 +124,61 @@ def test_in_tf_function_with_unknown_shapes(rng):
     loss, grad = loss_and_grad(a, b)
     np.testing.assert_allclose(loss.numpy(), pointops.reference.chamfer_distance(a, b).numpy(), rtol=1e-6)
     assert grad.shape == a.shape
+
+
+# The default chamfer_distance of full clouds runs as one op on the CPU (PointopsChamferMean), with a
+# gradient of its own: the tests below take that path wherever the kernels run on the CPU.
+
+def test_default_chamfer_is_one_op_where_kernels_run_on_the_cpu():
+    fn = tf.function(pointops.chamfer_distance)
+    graph = fn.get_concrete_function(tf.TensorSpec([2, 9, 3], tf.float32), tf.TensorSpec([2, 7, 3], tf.float32)).graph
+    found = {op.type for op in graph.get_operations() if op.type.startswith("Pointops")}
+    assert found == ({"PointopsChamferMean"} if pointops._backend.kernels_run_on_cpu() else {"PointopsNnDistance"})
+
+
+def test_default_chamfer_gradient_against_finite_differences(rng):
+    a = tf.constant(rng.standard_normal((2, 7, 3)))
+    b = tf.constant(rng.standard_normal((2, 5, 3)))
+    theoretical, numerical = tf.test.compute_gradient(lambda a, b: pointops.chamfer_distance(a, b), [a, b], delta=1e-6)
+    for t, n in zip(theoretical, numerical):
+        np.testing.assert_allclose(t, n, rtol=1e-5, atol=1e-7)
+
+
+def test_default_chamfer_gradient_against_explicit_formula(rng):
+    B, N, M = 3, 60, 45
+    a = rng.integers(0, 4, size=(B, N, 2)).astype(np.float64)  # duplicates: ties to the lowest index
+    b = rng.standard_normal((B, M, 2))
+    a_t, b_t = tf.constant(a), tf.constant(b)
+    with tf.GradientTape() as tape:
+        tape.watch([a_t, b_t])
+        loss = pointops.chamfer_distance(a_t, b_t)
+    got_a, got_b = tape.gradient(loss, [a_t, b_t])
+    for k in range(B):
+        want_a, want_b = numpy_chamfer_grad(a[k], b[k], np.full(N, 1 / (B * N)), np.full(M, 1 / (B * M)))
+        np.testing.assert_allclose(got_a.numpy()[k], want_a, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(got_b.numpy()[k], want_b, rtol=1e-12, atol=1e-15)
+
+
+def test_default_chamfer_of_an_empty_batch_is_nan_with_empty_gradients():
+    a, b = tf.zeros((0, 5, 3)), tf.zeros((0, 4, 3))
+    with tf.GradientTape() as tape:
+        tape.watch([a, b])
+        loss = pointops.chamfer_distance(a, b)
+    assert np.isnan(loss.numpy())
+    assert [g.shape for g in tape.gradient(loss, [a, b])] == [a.shape, b.shape]
+
+
+def test_default_chamfer_second_order_matches_reference(rng):
+    a = tf.constant(rng.standard_normal((2, 20, 3)))
+    b = tf.constant(rng.standard_normal((2, 15, 3)))
+    results = []
+    for fn in (pointops.chamfer_distance, pointops.reference.chamfer_distance):
+        with tf.GradientTape() as outer:
+            outer.watch([a, b])
+            with tf.GradientTape() as inner:
+                inner.watch(a)
+                loss = fn(a, b)
+            grad_norm = tf.reduce_sum(tf.square(inner.gradient(loss, a)))
+        results.append([g.numpy() for g in outer.gradient(grad_norm, [a, b])])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)

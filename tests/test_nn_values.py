@@ -148,6 +148,14 @@ def test_chamfer_default_is_the_seed_formula(rng):
     np.testing.assert_allclose(pointops.chamfer_distance(a, b).numpy(), seed, rtol=1e-6)
 
 
+@pytest.mark.parametrize("B,N,M", [(4, 100, 70), (1, 1, 1), (3, 5000, 3)])
+def test_default_chamfer_in_float64_against_numpy(rng, B, N, M):
+    """The default of full clouds (one op on the CPU, summed in double) to the last bits."""
+    a, b = rng.standard_normal((B, N, 3)), rng.standard_normal((B, M, 3)) * 1e3
+    d = ((a[:, :, None] - b[:, None]) ** 2).sum(-1)
+    np.testing.assert_allclose(pointops.chamfer_distance(a, b).numpy(), d.min(2).mean() + d.min(1).mean(), rtol=1e-13)
+
+
 @pytest.mark.parametrize("squared", [True, False])
 @pytest.mark.parametrize("direction", ["bi", "a_to_b", "b_to_a"])
 @pytest.mark.parametrize("point_reduction,batch_reduction", [("mean", "mean"), ("sum", "sum"), ("mean", None), ("sum", None)])

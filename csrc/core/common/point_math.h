@@ -43,6 +43,20 @@ POINTOPS_HD T add_rn(T x, T y) {
 }
 
 // True when every one of p[0..count) is finite (host code).
+// The mean of x: [n] in double, over 16 partial sums (independent chains; a fixed order, so the same
+// bits every run). NaN for n = 0, as the mean of nothing.
+template <typename T>
+inline double mean_in_double(const T* x, int64_t n) {
+  double partial[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int k = 0; k < 16; ++k) partial[k] += double(x[i + k]);
+  for (; i < n; ++i) partial[i % 16] += double(x[i]);
+  double total = 0;
+  for (double p : partial) total += p;
+  return total / double(n);
+}
+
 template <typename T>
 inline bool all_finite(const T* p, int64_t count) {
   bool ok = true;

@@ -62,4 +62,25 @@ def _transport(a, b, **options):
     return emd_plan(a, b, **options)
 
 
-emd = _emd.make_emd(emd_match, _transport)
+def _emd_mean(a, b, a_lengths, b_lengths, *, eps=None, max_iter=None, squared=False):
+    """emd's default of full clouds of equal sizes (a, b and lengths as _inputs.prepare gives them) as
+    one op, PointopsEmdMean, where the kernels run on the CPU (it has only a CPU kernel); else None."""
+    ops = _backend.compiled_ops()
+    if ops is None or not _backend.kernels_run_on_cpu():
+        return None
+    eps, max_iter = _emd.check_emd_options(eps, max_iter)
+    with _backend.kernel_device():
+        return ops.pointops_emd_mean(a, b, a_lengths, b_lengths, squared=squared, rel_tol=eps, max_rounds=max_iter)[2]
+
+
+@tf.RegisterGradient("PointopsEmdMean")
+def _emd_mean_grad(op, _grad_assignment, _grad_gap, grad):
+    """The gradient of emd's default with the assignment held (_emd.mean_cost_gradient)."""
+    a, b, a_lengths, _ = op.inputs
+    if grad is None:  # only the gap or the assignment was differentiated: neither depends on a or b
+        return tf.zeros_like(a), tf.zeros_like(b), None, None
+    grad_a, grad_b = _emd.mean_cost_gradient(a, b, op.outputs[0], a_lengths, op.outputs[1], op.get_attr("squared"), grad)
+    return grad_a, grad_b, None, None
+
+
+emd = _emd.make_emd(emd_match, _transport, _emd_mean)

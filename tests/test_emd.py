@@ -159,3 +159,112 @@ def test_errors(fn):
         fn(a, a, eps=0)
     with pytest.raises(ValueError, match="D must be in"):
         fn(np.zeros((1, 3, 9)), np.zeros((1, 3, 9)))
+
+
+# emd's default on full clouds runs as one op on the CPU (PointopsEmdMean), with a gradient of its own
+# (test_gradient_against_finite_differences above takes it too).
+
+def test_default_emd_is_one_op_where_kernels_run_on_the_cpu():
+    fn = tf.function(pointops.emd)
+    graph = fn.get_concrete_function(tf.TensorSpec([2, 9, 3], tf.float32), tf.TensorSpec([2, 9, 3], tf.float32)).graph
+    found = {op.type for op in graph.get_operations() if op.type.startswith("Pointops")}
+    assert found == ({"PointopsEmdMean"} if pointops._backend.kernels_run_on_cpu() else {"PointopsEmdMatch"})
+
+
+@pytest.mark.parametrize("squared", [False, True])
+def test_default_emd_against_linear_sum_assignment(rng, squared):
+    a, b = rng.random((3, 400, 3)), rng.random((3, 400, 3))
+    optimum = np.mean([exact(a[k], b[k], squared)[1] for k in range(3)])
+    got = float(pointops.emd(a, b, squared=squared))
+    assert optimum - 1e-12 <= got <= optimum * (1 + 1e-3)
+
+
+def test_default_emd_is_the_mean_cost_of_its_assignment(rng):
+    a, b = rng.standard_normal((4, 300, 3)), rng.standard_normal((4, 300, 3)) * 1e3
+    for squared in (False, True):
+        _, assignment = pointops.emd(a, b, squared=squared, return_assignment=True)
+        d2 = ((a - np.take_along_axis(b, assignment.numpy()[..., None], 1)) ** 2).sum(-1)
+        want = (d2 if squared else np.sqrt(d2)).mean()
+        np.testing.assert_allclose(pointops.emd(a, b, squared=squared).numpy(), want, rtol=1e-13)
+
+
+def test_default_emd_of_non_finite_or_empty_batches_is_nan(rng):
+    a, b = rng.random((2, 10, 3)), rng.random((2, 10, 3))
+    a[1, 4, 0] = np.inf
+    assert np.isnan(pointops.emd(a, b).numpy())
+    assert np.isnan(pointops.emd(np.zeros((0, 5, 3)), np.zeros((0, 5, 3))).numpy())
+
+
+def test_default_emd_of_overflowing_costs_raises():
+    a = np.zeros((1, 4, 3), np.float32)
+    a[0, 0, 0] = 1e20
+    with pytest.raises(tf.errors.InvalidArgumentError, match="overflow"):
+        pointops.emd(a, np.zeros((1, 4, 3), np.float32))
+
+
+def test_emd_mean_op_checks_its_inputs():
+    """The fused op behind emd's default, called directly (it is internal, but reachable)."""
+    ops = pointops._backend.compiled_ops()
+    a = np.zeros((2, 5, 3), np.float32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"PointopsEmdMean: EMD here needs equal sizes; a_lengths\[1\]"):
+        ops.pointops_emd_mean(a, a, [5, 4], [5, 5])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="PointopsEmdMean: rel_tol must be > 0"):
+        ops.pointops_emd_mean(a, a, [5, 5], [5, 5], rel_tol=0.0)
+
+
+def numpy_mean_cost_gradient(a, b, assignment, lengths, squared):
+    """Explicit gradient of the mean over clouds of each cloud's mean matched cost."""
+    grad_a, grad_b = np.zeros_like(a), np.zeros_like(b)
+    for k in range(a.shape[0]):
+        for i in range(lengths[k]):
+            j = assignment[k, i]
+            diff = a[k, i] - b[k, j]
+            norm = np.linalg.norm(diff)
+            slope = 2 * diff if squared else (diff / norm if norm > 0 else 0 * diff)
+            grad_a[k, i] += slope / (a.shape[0] * lengths[k])
+            grad_b[k, j] -= slope / (a.shape[0] * lengths[k])
+    return grad_a, grad_b
+
+
+@pytest.mark.parametrize("squared", [False, True])
+def test_default_emd_gradient_against_explicit_formula(rng, squared):
+    a = rng.integers(0, 3, size=(3, 40, 2)).astype(np.float64)
+    b = np.concatenate([a[:, :10], rng.random((3, 30, 2))], 1)  # coincident matched points: slope 0
+    a_t, b_t = tf.constant(a), tf.constant(b)
+    with tf.GradientTape() as tape:
+        tape.watch([a_t, b_t])
+        loss = pointops.emd(a_t, b_t, squared=squared)
+    got = tape.gradient(loss, [a_t, b_t])
+    _, assignment = pointops.emd(a, b, squared=squared, return_assignment=True)
+    want = numpy_mean_cost_gradient(a, b, assignment.numpy(), [40] * 3, squared)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g.numpy(), w, rtol=1e-12, atol=1e-15)
+
+
+def test_emd_mean_op_gradient_with_lengths_against_explicit_formula(rng):
+    """Called directly with ragged lengths (chamfer's default never passes them, the op allows them)."""
+    ops = pointops._backend.compiled_ops()
+    a, b = tf.constant(rng.random((3, 30, 3))), tf.constant(rng.random((3, 30, 3)))
+    lengths = [30, 1, 17]
+    with tf.GradientTape() as tape:
+        tape.watch([a, b])
+        assignment, _, distance = ops.pointops_emd_mean(a, b, lengths, lengths)
+    got = tape.gradient(distance, [a, b])
+    want = numpy_mean_cost_gradient(a.numpy(), b.numpy(), assignment.numpy(), lengths, False)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g.numpy(), w, rtol=1e-12, atol=1e-15)
+
+
+def test_default_emd_gradient_of_a_non_finite_cloud(rng):
+    a, b = tf.constant(rng.random((2, 10, 3))), tf.constant(rng.random((2, 10, 3)))
+    a = tf.tensor_scatter_nd_update(a, [[1, 4, 0]], [np.nan])
+    grads = []
+    for reduction in ("mean", "sum"):  # "sum" takes the path without the fused op
+        with tf.GradientTape() as tape:
+            tape.watch([a, b])
+            loss = pointops.emd(a, b, batch_reduction=reduction)
+        grads.append([g.numpy() / (2 if reduction == "sum" else 1) for g in tape.gradient(loss, [a, b])])
+    for fused, other in zip(*grads):
+        np.testing.assert_allclose(fused[0], other[0], rtol=1e-13)  # the finite cloud: the same gradient
+        for grad in (fused, other):  # the other: nothing but at its NaN point, matched to itself
+            assert (np.delete(grad[1], 4, axis=0) == 0).all() and np.isnan(grad[1, 4]).any()

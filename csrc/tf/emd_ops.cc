@@ -9,6 +9,18 @@
 namespace pointops {
 namespace {
 
+// Both assignment ops: assignment [B, N], gap [B], and PointopsEmdMean's distance [].
+absl::Status assignment_shapes(InferenceContext* c) {
+  ShapeHandle a, b;
+  DimensionHandle batch, n;
+  TF_RETURN_IF_ERROR(point_set_shapes(c, &a, &b, &batch));
+  TF_RETURN_IF_ERROR(c->Merge(c->Dim(a, 1), c->Dim(b, 1), &n));
+  c->set_output(0, c->MakeShape({batch, n}));
+  c->set_output(1, c->MakeShape({batch}));
+  if (c->num_outputs() == 3) c->set_output(2, c->Scalar());
+  return absl::OkStatus();
+}
+
 REGISTER_OP("PointopsEmdMatch")
     .Input("a: T")              // [B, N, D]
     .Input("b: T")              // [B, N, D]
@@ -20,19 +32,11 @@ REGISTER_OP("PointopsEmdMatch")
     .Attr("squared: bool = false")
     .Attr("rel_tol: float = 0.001")
     .Attr("max_rounds: int = 0")
-    .SetShapeFn([](InferenceContext* c) {
-      ShapeHandle a, b;
-      DimensionHandle batch, n;
-      TF_RETURN_IF_ERROR(point_set_shapes(c, &a, &b, &batch));
-      TF_RETURN_IF_ERROR(c->Merge(c->Dim(a, 1), c->Dim(b, 1), &n));
-      c->set_output(0, c->MakeShape({batch, n}));
-      c->set_output(1, c->MakeShape({batch}));
-      return absl::OkStatus();
-    });
+    .SetShapeFn(assignment_shapes);
 
 // pointops.emd's default (full clouds, means over points and batch) in one op, CPU only: the
-// assignment's cost reduced here instead of in a dozen eager TF ops, about 1 ms at B=1 N=2048. The
-// gradient (pointops/emd.py) differentiates the same cost in TF with the assignment held.
+// assignment's cost reduced here instead of in a dozen eager TF ops, about 1 ms at B=1 N=2048. Its
+// gradient (pointops/emd.py, _emd.mean_cost_gradient) is taken in TF with the assignment held.
 REGISTER_OP("PointopsEmdMean")
     .Input("a: T")              // [B, N, D]
     .Input("b: T")              // [B, N, D]
@@ -45,16 +49,7 @@ REGISTER_OP("PointopsEmdMean")
     .Attr("squared: bool = false")
     .Attr("rel_tol: float = 0.001")
     .Attr("max_rounds: int = 0")
-    .SetShapeFn([](InferenceContext* c) {
-      ShapeHandle a, b;
-      DimensionHandle batch, n;
-      TF_RETURN_IF_ERROR(point_set_shapes(c, &a, &b, &batch));
-      TF_RETURN_IF_ERROR(c->Merge(c->Dim(a, 1), c->Dim(b, 1), &n));
-      c->set_output(0, c->MakeShape({batch, n}));
-      c->set_output(1, c->MakeShape({batch}));
-      c->set_output(2, c->Scalar());
-      return absl::OkStatus();
-    });
+    .SetShapeFn(assignment_shapes);
 
 class EmdOpBase : public OpKernel {
  public:

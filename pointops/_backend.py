@@ -156,17 +156,15 @@ def cuda_kernels_active():
             and bool(tf.config.list_physical_devices("GPU")))
 
 
+@functools.lru_cache(maxsize=None)
 def kernels_run_on_cpu():
     """True when the compiled ops run on the CPU wherever they are called: the library has no CUDA
     kernels, the driver cannot run them, or TensorFlow has no GPU (none present, or all hidden by
-    tf.config.set_visible_devices). Ops with only a CPU kernel (PointopsChamferMean) are used only then."""
-    return build_info().get("cuda", "OFF") != "ON" or _cuda_problem is not None or not _logical_gpus()
-
-
-@functools.lru_cache(maxsize=None)
-def _logical_gpus():
-    """TensorFlow's logical GPUs; fixed once its runtime has started, which listing them does."""
-    return tuple(tf.config.list_logical_devices("GPU"))
+    tf.config.set_visible_devices). Ops with only a CPU kernel (PointopsChamferMean, PointopsEmdMean)
+    are used only then. Cached: TensorFlow's logical devices are fixed once its runtime has started,
+    which listing them does."""
+    return (build_info().get("cuda", "OFF") != "ON" or _cuda_problem is not None
+            or not tf.config.list_logical_devices("GPU"))
 
 
 def backend_info():

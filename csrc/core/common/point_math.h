@@ -42,7 +42,6 @@ POINTOPS_HD T add_rn(T x, T y) {
 #endif
 }
 
-// True when every one of p[0..count) is finite (host code).
 // The mean of x: [n] in double, over 16 partial sums (independent chains; a fixed order, so the same
 // bits every run). NaN for n = 0, as the mean of nothing.
 template <typename T>
@@ -57,6 +56,7 @@ inline double mean_in_double(const T* x, int64_t n) {
   return total / double(n);
 }
 
+// True when every one of p[0..count) is finite (host code).
 template <typename T>
 inline bool all_finite(const T* p, int64_t count) {
   bool ok = true;

@@ -95,7 +95,6 @@ void scalar_queries(const T* q, int64_t begin, int64_t end, const T* ref, int64_
 struct WorkItem {
   int64_t batch;
   int64_t begin, end;  // queries [begin, end), or on the tree path the subtree's tree positions
-  int64_t node;        // the tree path's subtree (heap index); -1 on the scalar path
 };
 
 template <typename T, int D, Metric M>
@@ -117,9 +116,9 @@ void knn_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M_pad, in
   std::vector<WorkItem> items;
   for (int64_t bi = 0; bi < B; ++bi) {
     if (use_tree[bi]) {
-      for (const auto& sub : query_tree[bi].subtrees(kWorkPoints)) items.push_back({bi, sub.lo, sub.hi, sub.node});
+      for (const auto& sub : query_tree[bi].subtrees(kWorkPoints)) items.push_back({bi, sub.lo, sub.hi});
     } else {
-      for (int64_t i = 0; i < a_len[bi]; i += 64) items.push_back({bi, i, std::min<int64_t>(a_len[bi], i + 64), -1});
+      for (int64_t i = 0; i < a_len[bi]; i += 64) items.push_back({bi, i, std::min<int64_t>(a_len[bi], i + 64)});
     }
   }
   pfor(int64_t(items.size()), 64 * M_pad * D, [&](int64_t w0, int64_t w1) {
@@ -127,8 +126,8 @@ void knn_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M_pad, in
       const WorkItem& it = items[w];
       T* d = dist + it.batch * N * K;
       int32_t* i = idx + it.batch * N * K;
-      if (it.node >= 0) {
-        tree_queries<T, D, M>(query_tree[it.batch], {it.node, it.begin, it.end}, ref_tree[it.batch], K, d, i);
+      if (use_tree[it.batch]) {
+        tree_queries<T, D, M>(query_tree[it.batch], {it.begin, it.end}, ref_tree[it.batch], K, d, i);
       } else {
         scalar_queries<T, D, M>(a + it.batch * N * D, it.begin, it.end, b + it.batch * M_pad * D, b_len[it.batch], K, d, i);
       }

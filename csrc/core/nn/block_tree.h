@@ -32,9 +32,9 @@ class BlockTree {
   static constexpr int W = Simd<T>::W;
   static constexpr int64_t kRefLeaf = 32;
 
-  // A subtree: heap index and its range [lo, hi) of tree positions.
+  // A subtree: its range [lo, hi) of tree positions.
   struct Subtree {
-    int64_t node, lo, hi;
+    int64_t lo, hi;
   };
 
   // src: [n, D] row-major, n >= 1, every coordinate finite (callers route other clouds elsewhere).
@@ -74,7 +74,7 @@ class BlockTree {
   // units of work for a thread pool.
   std::vector<Subtree> subtrees(int64_t points) const {
     std::vector<Subtree> out;
-    collect(1, 0, n_, std::max<int64_t>(points, W), out);
+    collect(0, n_, std::max<int64_t>(points, W), out);
     return out;
   }
 
@@ -255,14 +255,14 @@ class BlockTree {
     }
   }
 
-  void collect(int64_t node, int64_t lo, int64_t hi, int64_t points, std::vector<Subtree>& out) const {
+  static void collect(int64_t lo, int64_t hi, int64_t points, std::vector<Subtree>& out) {
     if (hi - lo <= points || hi - lo <= W) {
-      out.push_back({node, lo, hi});
+      out.push_back({lo, hi});
       return;
     }
     const int64_t mid = (lo + hi) / 2;
-    collect(2 * node, lo, mid, points, out);
-    collect(2 * node + 1, mid, hi, points, out);
+    collect(lo, mid, points, out);
+    collect(mid, hi, points, out);
   }
 
   // Calls fn(lo, hi) for each leaf (at most W points) of a node's range [lo, hi), in order: the

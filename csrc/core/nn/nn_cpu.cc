@@ -139,7 +139,6 @@ struct WorkItem {
   int64_t batch;
   int dir;  // 0: a -> b, 1: b -> a
   int64_t begin, end;  // queries [begin, end), or on the tree path the subtree's tree positions
-  int64_t node;        // the tree path's subtree (heap index)
 };
 
 template <typename T, int D>
@@ -178,9 +177,9 @@ void nn_distance_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M
     for (int dir = 0; dir < 2; ++dir) {
       const Side<T, D>& side = sides[2 * bi + dir];
       if (path[bi] == Path::kTree) {
-        for (const auto& sub : side.tree.subtrees(kTreeWorkPoints)) items.push_back({bi, dir, sub.lo, sub.hi, sub.node});
+        for (const auto& sub : side.tree.subtrees(kTreeWorkPoints)) items.push_back({bi, dir, sub.lo, sub.hi});
       } else {
-        for (int64_t i = 0; i < side.len; i += 64) items.push_back({bi, dir, i, std::min(side.len, i + 64), 0});
+        for (int64_t i = 0; i < side.len; i += 64) items.push_back({bi, dir, i, std::min(side.len, i + 64)});
       }
     }
   }
@@ -193,7 +192,7 @@ void nn_distance_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M
       int32_t* idx = it.dir == 0 ? idx_ab + it.batch * N : idx_ba + it.batch * M;
       switch (path[it.batch]) {
         case Path::kTree:
-          tree_queries<T, D>(query.tree, {it.node, it.begin, it.end}, ref.tree, dist, idx);
+          tree_queries<T, D>(query.tree, {it.begin, it.end}, ref.tree, dist, idx);
           break;
         case Path::kBrute:
           brute_queries<T, D>(query.pts, it.begin, it.end, ref.transposed, dist, idx);

@@ -71,8 +71,8 @@ class BatchHelper {
   // same memory.
   void share(int64_t total, const RangeFn& fn) {
     if (!probed_ && ready_.load(std::memory_order_acquire)) keep_helper_if_near();
-    if (alone_) {
-      for (int64_t k = 0; k < total; ++k) fn(k, k + 1);
+    if (alone_) {  // as share_range without a helper: the whole range here
+      if (total > 0) fn(0, total);
       return;
     }
     fn_ = &fn;

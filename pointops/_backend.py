@@ -9,6 +9,7 @@ The compiled CPU kernels exist once per instruction-set level (baseline, avx, av
 library runs the best one this processor supports, and POINTOPS_CPU_LEVEL=<level> caps it.
 """
 import contextlib
+import ctypes
 import functools
 import json
 import os
@@ -143,6 +144,31 @@ def loaded_library():
     """The op library if it loaded (whatever the calling context), for the registered gradients:
     a gradient of a compiled op must call the compiled gradient op even when it is built elsewhere."""
     return _ops
+
+
+@functools.lru_cache(maxsize=None)
+def _library_exports():
+    """The op library's C entry points (csrc/tf/memory_exports.cc), or None when it is not loaded."""
+    # ctypes opens the file TensorFlow already loaded, so it reaches the same memory store.
+    return ctypes.CDLL(str(_LIBRARY)) if _ops is not None else None
+
+
+def held_block_bytes():
+    """Bytes of working buffers the compiled ops keep for their next calls (at most 32 MiB; see
+    csrc/core/common/reused_memory.h); 0 without the library."""
+    exports = _library_exports()
+    if exports is None:
+        return 0
+    exports.pointops_held_block_bytes.restype = ctypes.c_size_t
+    return exports.pointops_held_block_bytes()
+
+
+def release_held_blocks():
+    """Frees the working buffers the compiled ops keep (the benchmark does, before it measures a call's
+    memory)."""
+    exports = _library_exports()
+    if exports is not None:
+        exports.pointops_release_held_blocks()
 
 
 def build_info():

@@ -33,6 +33,7 @@ os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "1")
 import tensorflow as tf  # noqa: E402
 
 import pointops
+from pointops import _backend
 from pointops._scaling_plot import write_scaling_plots
 
 MB = 2**20
@@ -188,6 +189,9 @@ class PeakMemory:
     The two peaks are added, so the figure is an upper bound of the joint peak."""
 
     def __enter__(self):
+        # The compiled ops keep large working buffers for their next calls; freed here, so the block's
+        # first call allocates (and is charged for) every buffer it uses.
+        _backend.release_held_blocks()
         tf.config.experimental.reset_memory_stats("CPU:0")
         self.tf_base = tf.config.experimental.get_memory_info("CPU:0")["current"]
         self.heap_base = self.heap_peak = _native_heap_in_use()

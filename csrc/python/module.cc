@@ -9,6 +9,7 @@
 
 #include "checks/input_checks.h"
 #include "common/cpu_dispatch.h"
+#include "common/reused_memory.h"
 #ifdef POINTOPS_WITH_CUDA
 #include <cuda_runtime.h>
 #endif
@@ -31,6 +32,10 @@ PYBIND11_MODULE(_C, m) {
         "The CPU instruction-set level the kernels run at (best supported, capped by POINTOPS_CPU_LEVEL).");
   m.def("cpu_levels", &pointops::cpu_levels_supported,
         "Every CPU level of this build that this processor runs, lowest first.");
+  m.def("held_block_bytes", &pointops::held_block_bytes,
+        "Bytes of large working buffers this module keeps for its next calls (common/reused_memory.h).");
+  m.def("release_held_blocks", &pointops::release_held_blocks, "Frees the buffers held_block_bytes counts.");
+  m.attr("max_held_block_bytes") = pointops::kMaxHeldBytes;
   pointops::bind_nn(m);
   pointops::bind_emd(m);
   pointops::bind_pairwise(m);

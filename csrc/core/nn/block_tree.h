@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/point_math.h"
+#include "common/reused_memory.h"
 #include "common/simd.h"
 
 namespace pointops {
@@ -112,10 +113,10 @@ class BlockTree {
   // coordinate, in two buffers (order(d, b)), the keys, and per point the side of the current split.
   struct Orders {
     int64_t n = 0;
-    std::vector<int32_t> ids;   // [D][2][n]
-    std::vector<uint16_t> key[D];
+    ReusedVector<int32_t> ids;   // [D][2][n]
+    ReusedVector<uint16_t> key[D];
     double unit[D];             // the coordinate extent of one key step, per dimension
-    std::vector<uint8_t> left;  // [n + 3], by point index
+    ReusedVector<uint8_t> left;  // [n + 3], by point index
     int32_t* order(int d, int buffer) { return &ids[(size_t(2) * d + buffer) * n]; }
   };
 
@@ -400,9 +401,10 @@ class BlockTree {
   }
 
   int64_t n_ = 0;
-  std::vector<T> pts_;            // [n, D] in tree order
-  std::vector<int32_t> ids_;      // tree position -> index in the source cloud
-  std::vector<T> lower_, upper_;  // [nodes, D] heap-indexed bounding boxes
+  // Large for large clouds, so kept for the next call (common/reused_memory.h).
+  ReusedVector<T> pts_;            // [n, D] in tree order
+  ReusedVector<int32_t> ids_;      // tree position -> index in the source cloud
+  ReusedVector<T> lower_, upper_;  // [nodes, D] heap-indexed bounding boxes
 };
 
 }  // namespace

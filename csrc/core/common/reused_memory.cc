@@ -34,8 +34,7 @@ std::size_t& capacity_of(void* base) { return *static_cast<std::size_t*>(base); 
 }  // namespace
 
 void* take_block(std::size_t bytes) {
-  const bool reusable = bytes >= kMinReusedBytes;
-  if (reusable) {
+  {
     // The smallest kept block that holds bytes, if it is at most a quarter larger (plus the
     // rounding): a small buffer must not take the block a larger one of the same call needs.
     Store& s = store();
@@ -54,9 +53,8 @@ void* take_block(std::size_t bytes) {
       return static_cast<char*>(base) + kHeader;
     }
   }
-  const std::size_t granule = reusable ? kGranule : kHeader;
-  if (bytes > std::size_t(-1) - kHeader - granule) throw std::bad_alloc();
-  const std::size_t capacity = (bytes + granule - 1) / granule * granule;
+  if (bytes > std::size_t(-1) - kHeader - kGranule) throw std::bad_alloc();
+  const std::size_t capacity = (bytes + kGranule - 1) / kGranule * kGranule;
   void* base = std::aligned_alloc(kHeader, kHeader + capacity);
   if (base == nullptr) throw std::bad_alloc();
   capacity_of(base) = capacity;
@@ -64,10 +62,9 @@ void* take_block(std::size_t bytes) {
 }
 
 void return_block(void* block) noexcept {
-  if (block == nullptr) return;
   void* base = static_cast<char*>(block) - kHeader;
   const std::size_t capacity = capacity_of(base);
-  if (capacity < kMinReusedBytes || capacity > kMaxHeldBytes) {
+  if (capacity > kMaxHeldBytes) {
     std::free(base);
     return;
   }

@@ -8,6 +8,7 @@
 // more are kept when returned, at most kMaxHeldBytes in all (one store for the process, shared by
 // its threads), the longest held given back first. The kernels' large vectors are ReusedVectors.
 #include <cstddef>
+#include <memory>
 #include <new>
 #include <vector>
 
@@ -18,8 +19,8 @@ inline constexpr std::size_t kMinReusedBytes = std::size_t(64) << 10;
 inline constexpr std::size_t kMaxHeldBytes = std::size_t(32) << 20;
 
 // Defined in reused_memory.cc, compiled once, so every CPU level shares one store.
-void* take_block(std::size_t bytes);  // like malloc (64-byte aligned), but throws std::bad_alloc
-void return_block(void* block) noexcept;  // like free: block from take_block, or null
+void* take_block(std::size_t bytes);  // bytes >= kMinReusedBytes; 64-byte aligned; throws std::bad_alloc
+void return_block(void* block) noexcept;  // a block from take_block
 std::size_t held_block_bytes();  // what the store holds now
 void release_held_blocks() noexcept;  // frees what it holds (the benchmark, before it measures memory)
 
@@ -29,11 +30,16 @@ struct ReusingAllocator {
   ReusingAllocator() = default;
   template <typename U>
   ReusingAllocator(const ReusingAllocator<U>&) noexcept {}
+  // Smaller buffers go to the C++ heap as usual (glibc reuses those without faults).
   T* allocate(std::size_t n) {
     if (n > std::size_t(-1) / sizeof(T)) throw std::bad_array_new_length();
+    if (n * sizeof(T) < kMinReusedBytes) return std::allocator<T>().allocate(n);
     return static_cast<T*>(take_block(n * sizeof(T)));
   }
-  void deallocate(T* p, std::size_t) noexcept { return_block(p); }
+  void deallocate(T* p, std::size_t n) noexcept {
+    if (n * sizeof(T) < kMinReusedBytes) std::allocator<T>().deallocate(p, n);
+    else return_block(p);
+  }
   template <typename U>
   bool operator==(const ReusingAllocator<U>&) const noexcept { return true; }
   template <typename U>

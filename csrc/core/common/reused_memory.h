@@ -5,8 +5,9 @@
 // on the AMD EPYC VM, more when two threads fault at once), and glibc hands large freed blocks back
 // to the OS, so every call on large clouds paid those faults again: a 100k-point Chamfer took about
 // 1200 of them, 2-3 ms of its 18 (benchmarks/CPU_NOTES.md, session 13). Blocks of kMinReusedBytes or
-// more are kept when returned, at most kMaxHeldBytes in all (one store for the process, shared by
-// its threads), the longest held given back first. The kernels' large vectors are ReusedVectors.
+// more are kept when returned, at most kMaxHeldBytes in all (one store per library that links the
+// core: the TF op library and pointops._C; shared by the library's threads), the longest held given
+// back first. The kernels' large vectors are ReusedVectors.
 #include <cstddef>
 #include <memory>
 #include <new>

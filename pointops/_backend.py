@@ -150,17 +150,18 @@ def loaded_library():
 def _library_exports():
     """The op library's C entry points (csrc/tf/memory_exports.cc), or None when it is not loaded."""
     # ctypes opens the file TensorFlow already loaded, so it reaches the same memory store.
-    return ctypes.CDLL(str(_LIBRARY)) if _ops is not None else None
+    if _ops is None:
+        return None
+    exports = ctypes.CDLL(str(_LIBRARY))
+    exports.pointops_held_block_bytes.restype = ctypes.c_size_t
+    return exports
 
 
 def held_block_bytes():
     """Bytes of working buffers the compiled ops keep for their next calls (at most 32 MiB; see
     csrc/core/common/reused_memory.h); 0 without the library."""
     exports = _library_exports()
-    if exports is None:
-        return 0
-    exports.pointops_held_block_bytes.restype = ctypes.c_size_t
-    return exports.pointops_held_block_bytes()
+    return 0 if exports is None else exports.pointops_held_block_bytes()
 
 
 def release_held_blocks():

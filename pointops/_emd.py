@@ -143,7 +143,8 @@ def mean_cost_gradient(a, b, assignment, a_lengths, gap, squared, grad):
     gap: [B]. As on the other path: 0 where matched points coincide (safe_sqrt), 0 for a cloud with a
     NaN gap except at its NaN points."""
     valid = (assignment >= 0)[..., None]
-    diff = a - tf.gather(b, tf.maximum(assignment, 0), batch_dims=1)
+    matched = tf.maximum(assignment, 0)  # padding (-1) points at row 0; their terms are zeroed below
+    diff = a - tf.gather(b, matched, batch_dims=1)
     if squared:
         slope = 2 * diff
     else:
@@ -151,7 +152,7 @@ def mean_cost_gradient(a, b, assignment, a_lengths, gap, squared, grad):
     weight = grad / (tf.cast(tf.shape(a)[0], a.dtype) * tf.cast(a_lengths, a.dtype))
     weight = tf.where(tf.math.is_nan(gap), tf.zeros_like(weight), weight)[:, None, None]
     grad_a = tf.where(valid, slope * weight, tf.zeros_like(slope))
-    return grad_a, -_gather.add_rows(grad_a, tf.maximum(assignment, 0), b)
+    return grad_a, -_gather.add_rows(grad_a, matched, b)
 
 
 def nan_where_gap_is_nan(per_cloud, gap):

@@ -113,7 +113,7 @@ _warned_xla = False
 
 def _in_xla_context():
     """True while tracing a function that XLA will compile (tf.function(jit_compile=True), or a
-    Keras train step compiled with jit_compile): custom ops have no XLA kernel there."""
+    Keras train step compiled with jit_compile)."""
     try:
         from tensorflow.python.framework import ops as tf_ops
         from tensorflow.python.ops import control_flow_util
@@ -122,21 +122,34 @@ def _in_xla_context():
     return control_flow_util.GraphOrParentsInXlaContext(tf_ops.get_default_graph())
 
 
+def _xla_gpu_problem():
+    """Why XLA on this machine's GPU cannot run the kernels, or None. Every op has an XLA lowering to
+    the same kernels (csrc/tf/xla/): the host's always, the GPU's where the library has CUDA kernels
+    that this driver runs. A GPU without them (a CPU-only build, a driver too old) has none, and XLA
+    compiles a function for the GPU whenever one is visible (Keras' jit_compile="auto")."""
+    if not tf.config.list_logical_devices("GPU"):
+        return None
+    if build_info().get("cuda", "OFF") != "ON":
+        return "this pointops build has no CUDA kernels (nvcc was not found when it was built)"
+    return _cuda_problem
+
+
 def compiled_ops():
     """The loaded op library, or None when the pure-TF path must run: the library is absent or
-    forced off, or the caller is being compiled by XLA (then warns once)."""
+    forced off, or XLA compiles the caller for a GPU that the kernels cannot run on (then warns once)."""
     global _warned_xla
     if _ops is None:
         return None
     if not tf.executing_eagerly() and _in_xla_context():
-        if not _warned_xla:
-            warnings.warn("pointops: inside an XLA-compiled function (jit_compile=True) the compiled kernels "
-                          "cannot run, so pointops uses its pure-TensorFlow path (same values, slower, "
-                          "O(N*M) memory). For the fast kernels compile without XLA: "
-                          "tf.function(jit_compile=False) or model.compile(..., jit_compile=False).",
-                          RuntimeWarning, stacklevel=3)
-            _warned_xla = True
-        return None
+        problem = _xla_gpu_problem()
+        if problem is not None:
+            if not _warned_xla:
+                warnings.warn(f"pointops: inside an XLA-compiled function on a GPU the compiled kernels cannot run: "
+                              f"{problem}. pointops uses its pure-TensorFlow path there (same values, slower, "
+                              "O(N*M) memory); compile with jit_compile=False to run the CPU kernels instead.",
+                              RuntimeWarning, stacklevel=3)
+                _warned_xla = True
+            return None
     return _ops
 
 

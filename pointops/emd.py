@@ -46,7 +46,7 @@ def emd_plan(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b_
     ops = _backend.compiled_ops()
     if ops is None:
         raise RuntimeError("pointops.emd_plan needs pointops' compiled kernels, which are not usable here (see "
-                           "pointops.backend_info(); inside XLA-compiled functions custom ops cannot run); "
+                           "pointops.backend_info(); under XLA on a GPU they need a build with CUDA kernels); "
                            "pointops.emd still works there, on the pure-TF path")
     eps, max_iter = _emd.check_emd_options(eps, max_iter)
     a, b, a_len, b_len, dtype = _inputs.prepare("emd_plan", a, b, a_lengths, b_lengths)

@@ -78,6 +78,16 @@ std::string check_lengths(const char* op, const char* name, const Int* lengths,
   return "";
 }
 
+// EMD between equal sizes: a_len [B] must equal b_len [B] cloud by cloud.
+inline std::string check_equal_lengths(const char* op, const int32_t* a_len, const int32_t* b_len, int64_t B) {
+  for (int64_t i = 0; i < B; ++i) {
+    if (a_len[i] != b_len[i])
+      return std::string(op) + ": EMD here needs equal sizes; a_lengths[" + std::to_string(i) + "] = " +
+             std::to_string(a_len[i]) + " but b_lengths[" + std::to_string(i) + "] = " + std::to_string(b_len[i]);
+  }
+  return "";
+}
+
 // knn's k and norm for a: [B, N, D]: k >= 1, B * N * k below 2^31 (the outputs' int32 indices are
 // addressed per entry), norm 1 (L1) or 2 (squared Euclidean).
 inline std::string check_knn_args(const char* op, int64_t k, int64_t norm, const std::vector<int64_t>& a) {

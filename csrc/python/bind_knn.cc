@@ -3,7 +3,7 @@
 #include "knn/knn.h"
 #include "python/bindings.h"
 #include "python/door.h"
-#include "python/thread_pool.h"
+#include "common/thread_pool.h"
 
 namespace pointops {
 namespace {

@@ -2,7 +2,7 @@
 #include "common/cpu_dispatch.h"
 #include "python/bindings.h"
 #include "python/door.h"
-#include "python/thread_pool.h"
+#include "common/thread_pool.h"
 
 namespace pointops {
 namespace {

@@ -60,13 +60,11 @@ class EmdOpBase : public OpKernel {
   bool prepare(OpKernelContext* ctx, Tensor** assignment, Tensor** gap) {
     if (!check_inputs(ctx, op_, true)) return false;
     const Tensor &a = ctx->input(0), &a_len = ctx->input(2), &b_len = ctx->input(3);
-    for (int64_t i = 0; i < a.dim_size(0); ++i) {
-      if (a_len.flat<int32_t>()(i) != b_len.flat<int32_t>()(i)) {
-        ctx->CtxFailure(__FILE__, __LINE__, tensorflow::errors::InvalidArgument(
-            op_, ": EMD here needs equal sizes; a_lengths[", i, "] = ", a_len.flat<int32_t>()(i),
-            " but b_lengths[", i, "] = ", b_len.flat<int32_t>()(i)));
-        return false;
-      }
+    const std::string err = check_equal_lengths(op_, a_len.flat<int32_t>().data(), b_len.flat<int32_t>().data(),
+                                                a.dim_size(0));
+    if (!err.empty()) {
+      ctx->CtxFailure(__FILE__, __LINE__, tensorflow::errors::InvalidArgument(err));
+      return false;
     }
     auto status = ctx->allocate_output(0, TensorShape({a.dim_size(0), a.dim_size(1)}), assignment);
     if (status.ok()) status = ctx->allocate_output(1, TensorShape({a.dim_size(0)}), gap);

@@ -25,10 +25,12 @@ def approx_match(xyz1, xyz2):
     batch, n, m = tf.shape(xyz1)[0], tf.shape(xyz1)[1], tf.shape(xyz2)[1]
     valid = plan_i >= 0
     cloud = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(plan_i))
-    index = tf.stack([tf.boolean_mask(cloud, valid), tf.boolean_mask(plan_j, valid), tf.boolean_mask(plan_i, valid)], 1)
-    # Plan masses sum to 1 per cloud; the original's total is max(N, M). scatter_nd sums repeated entries.
+    # Every entry, padding included (as mass 0 at (0, 0)): static shapes, so that XLA compiles it too. A
+    # cloud's valid entries are distinct pairs; scatter_nd sums repeated ones, and adding 0 changes nothing.
+    index = tf.stack([cloud, tf.maximum(plan_j, 0), tf.maximum(plan_i, 0)], -1)
+    # Plan masses sum to 1 per cloud; the original's total is max(N, M).
     scale = tf.cast(tf.maximum(n, m), mass.dtype)
-    plan = tf.scatter_nd(index, tf.boolean_mask(mass, valid) * scale, tf.stack([batch, m, n]))
+    plan = tf.scatter_nd(index, tf.where(valid, mass * scale, tf.zeros_like(mass)), tf.stack([batch, m, n]))
     return tf.stop_gradient(tf.cast(plan, dtype))
 
 

@@ -1,6 +1,7 @@
 #pragma once
 // Thread-pool hook: core code never owns threads. Each door supplies a ParallelFor:
-// the TF kernels wrap TF's intra-op pool, the pybind11 module a pool of its own.
+// the TF kernels wrap TF's intra-op pool; the pybind11 module and the XLA custom-call handlers,
+// which get no pool from their caller, start threads per call (common/thread_pool.h).
 #include <atomic>
 #include <cstdint>
 #include <exception>

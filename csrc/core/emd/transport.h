@@ -46,6 +46,9 @@ void emd_transport_cpu(const T* a, const T* b, int64_t B, int64_t N, int64_t M, 
 // emd_transport_cuda_workspace_bytes(B, N, M, a_len, b_len) bytes.
 size_t emd_transport_cuda_workspace_bytes(int64_t B, int64_t N, int64_t M, const int32_t* a_len,
                                           const int32_t* b_len);
+// The most that emd_transport_cuda_workspace_bytes gives for any lengths of these padded sizes (for a
+// caller that must size the workspace before it knows the lengths: the XLA lowering).
+size_t emd_transport_cuda_workspace_bytes_any_lengths(int64_t B, int64_t N, int64_t M);
 template <typename T>
 CudaStatus emd_transport_cuda(const T* a, const T* b, int64_t B, int64_t N, int64_t M, int D, const int32_t* a_len,
                               const int32_t* b_len, const EmdOptions& options, int32_t* plan_i, int32_t* plan_j,

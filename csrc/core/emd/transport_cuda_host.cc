@@ -36,6 +36,11 @@ size_t emd_transport_cuda_workspace_bytes(int64_t B, int64_t N, int64_t M, const
   return transport_auction_workspace_bytes(B, N, M, holder_slots(B, a_len, b_len));
 }
 
+size_t emd_transport_cuda_workspace_bytes_any_lengths(int64_t B, int64_t N, int64_t M) {
+  // holder_slots: max(n, m) / gcd(n, m) <= max(N, M), capped.
+  return transport_auction_workspace_bytes(B, N, M, int(std::min<int64_t>(std::max(N, M), kTransportMaxHolders)));
+}
+
 template <typename T>
 CudaStatus emd_transport_cuda(const T* a, const T* b, int64_t B, int64_t N, int64_t M, int D, const int32_t* a_len,
                               const int32_t* b_len, const EmdOptions& options, int32_t* plan_i, int32_t* plan_j,

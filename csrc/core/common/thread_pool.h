@@ -1,5 +1,6 @@
 #pragma once
-// The pybind11 module's ParallelFor: std::threads taking chunks from a shared counter,
+// The ParallelFor of the doors that have no pool of their own (the pybind11 module, the XLA
+// custom-call handlers): std::threads taking chunks from a shared counter,
 // so that uneven work (k-d tree queries) still spreads over every core; started per call, so only
 // for calls big enough to pay for them.
 #include <algorithm>

@@ -1,0 +1,2 @@
+#pragma once
+// Shim (see ../README.md): nothing of it is used.

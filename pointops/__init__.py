@@ -18,9 +18,13 @@ __all__ = ["backend_info", "chamfer_distance", "density_aware_chamfer", "emd", "
            "knn_gather", "nn_distance", "reference"]
 __version__ = "0.1.0"
 
-# Submodules that `import pointops` does not load, imported on first use (pointops.keras.ChamferLoss
-# works after a plain `import pointops`, and costs nothing when unused).
-_LAZY_SUBMODULES = ("keras", "io", "evaluate", "bench", "metrics")
+# The Keras losses and metrics register their names with Keras here, so that a saved Keras model that
+# uses them loads after a plain `import pointops` (keras.saving finds only registered classes). Keras
+# itself is already imported with TensorFlow's own modules: measured, this adds no time to the import.
+from pointops import keras  # noqa: E402,F401
+
+# Submodules that `import pointops` does not load, imported on first use (they cost nothing when unused).
+_LAZY_SUBMODULES = ("io", "evaluate", "bench", "metrics")
 
 
 def __getattr__(name):

@@ -1,6 +1,6 @@
 """pointops benchmark: pointops against the baselines users have, measured side by side in one run.
 
-    python -m pointops bench [--quick | --full] [--metrics | --knn | --transport] [--output benchmarks/RESULTS.md]
+    python -m pointops bench [--quick | --full] [--metrics | --knn | --transport | --xla] [--output benchmarks/RESULTS.md]
                              [--plots benchmarks]
 
 Baselines, on the same data in the same run: the broadcast formula from the seed note (what users write
@@ -10,7 +10,8 @@ by hand; skipped where it would not fit in memory), pointops' own pure-TF refere
 pointops' time, the peak extra memory while it ran (TensorFlow's tensors plus the native heap), and for EMD the gap to the exact optimum where
 the exact solver is affordable. Writes a markdown table and log-log PNG plots of time against N.
 --metrics runs the data-set evaluation benchmark instead (pointops.bench_metrics), --knn the k-nearest-neighbour
-benchmark (pointops.bench_knn), --transport EMD between clouds of different sizes against POT (pointops.bench_transport).
+benchmark (pointops.bench_knn), --transport EMD between clouds of different sizes against POT (pointops.bench_transport),
+--xla the functions with and without XLA (pointops.bench_xla).
 """
 import argparse
 import ctypes
@@ -337,10 +338,15 @@ def main(argv=None):
     parser.add_argument("--knn", action="store_true", help="the k-nearest-neighbour benchmark (pointops.knn)")
     parser.add_argument("--transport", action="store_true",
                         help="EMD between clouds of different sizes against POT's exact ot.emd2 (a few minutes)")
+    parser.add_argument("--xla", action="store_true",
+                        help="forward+backward with and without XLA (jit_compile), and a Keras step both ways")
     args = parser.parse_args(argv)
     name = "quick" if args.quick else "full" if args.full else "default"
-    if args.metrics or args.knn or args.transport:
-        if args.knn:
+    if args.metrics or args.knn or args.transport or args.xla:
+        if args.xla:
+            from pointops import bench_xla
+            name, flag, body = "xla", "--xla", bench_xla.run(args.budget or 0.6, log=tqdm.write)
+        elif args.knn:
             from pointops import bench_knn
             name, flag, body = "knn", "--knn", bench_knn.run(args.budget or 0.6, log=tqdm.write)
         elif args.transport:

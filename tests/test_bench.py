@@ -29,6 +29,15 @@ def test_rows_markdown_and_plots(tmp_path):
     assert paths and all(open(p, "rb").read(4) == b"\x89PNG" for p in paths)
 
 
+def test_xla_section_on_tiny_cases():
+    from pointops import bench_xla
+    text = bench_xla.run(0.01, log=lambda _: None, cases=[("chamfer", 2, 64, True), ("emd", 1, 32, False)],
+                         keras_points=32)
+    rows = [line for line in text.splitlines() if line.startswith("| chamfer") or line.startswith("| emd")]
+    assert len(rows) == 2 and "skipped" not in rows[0] and "skipped" in rows[1]
+    assert "jit_compile=True" in text and "per step" in text
+
+
 def test_gpu_plots_from_saved_rows(tmp_path):
     """benchmarks/gpu_plots.py draws gpu_bench's rows without PyTorch or TensorFlow: one PNG per op
     that has a (B, D) with two N or more, none for an op measured at one N only."""

@@ -1,4 +1,4 @@
-"""pointops.keras: losses that train, metrics equal to the functions, XLA fallback, mixed precision."""
+"""pointops.keras: losses that train, metrics equal to the functions, training under XLA, mixed precision."""
 import warnings
 
 import keras
@@ -8,7 +8,6 @@ import tensorflow as tf
 
 import pointops
 import pointops.keras as pk
-from pointops import _backend
 
 
 def autoencoder(points=16, dims=2):
@@ -66,26 +65,71 @@ def test_losses_serialize():
         assert type(clone) is type(loss) and clone.get_config() == loss.get_config()
 
 
-# EMD: the XLA fallback runs the reference auction, another algorithm than the compiled one; both are
-# certified within eps = 1e-3 of the optimum, so that is how far apart they may be (seen: 3.5e-5).
-@pytest.mark.parametrize("fn,rtol", [
-    (lambda a, b: pointops.chamfer_distance(a, b), 1e-5),
-    (lambda a, b: pointops.emd(a, b), 1e-3),
-    (lambda a, b: pointops.density_aware_chamfer(a, b, alpha=10.0), 1e-5),
-    (lambda a, b: pointops.f_score(a, b, 0.2)[0], 1e-5),
-], ids=["chamfer", "emd", "dcd", "fscore"])
-def test_xla_falls_back_to_the_same_value(rng, fn, rtol, monkeypatch):
-    monkeypatch.setattr(_backend, "_warned_xla", False)
-    a = tf.constant(rng.random((2, 24, 3)).astype(np.float32))
-    b = tf.constant(rng.random((2, 24, 3)).astype(np.float32))
+def forbid_the_reference_path(monkeypatch):
+    """Under XLA on the CPU pointops must run its kernels (the lowerings), never the pure-TF twin."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the pure-TF path ran")
+    for name in ("chamfer_distance", "nn_distance", "emd", "emd_match", "knn", "transport"):
+        monkeypatch.setattr(pointops.reference, name, refuse)
+
+
+@pytest.mark.parametrize("loss", [pk.ChamferLoss(), pk.EMDLoss(), pk.DensityAwareChamferLoss(alpha=20.0)],
+                         ids=["chamfer", "emd", "dcd"])
+def test_fit_under_xla_runs_the_kernels(rng, loss, monkeypatch):
+    forbid_the_reference_path(monkeypatch)
+    keras.utils.set_random_seed(0)
+    x = rng.random((128, 16, 2)).astype(np.float32)
+    model = autoencoder()
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=loss, metrics=[pk.EMDMetric(), pk.FScore(0.1)],
+                  jit_compile=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        jitted = tf.function(fn, jit_compile=True)
-        first = jitted(a, b)
-        jitted(a + 0.5, b)
-    xla_warnings = [w for w in caught if "jit_compile=False" in str(w.message)]
-    assert len(xla_warnings) == 1
-    np.testing.assert_allclose(first.numpy(), fn(a, b).numpy(), rtol=rtol)
+        history = model.fit(x, x, epochs=6, batch_size=16, verbose=0).history["loss"]
+    assert model.jit_compile
+    assert not [w for w in caught if "pointops" in str(w.message)]
+    assert history[-1] < 0.8 * history[0], history
+
+
+def test_auto_jit_compile_on_a_machine_that_reports_a_gpu(rng, monkeypatch):
+    """Keras' default, jit_compile="auto", picks XLA when TensorFlow lists a GPU. Here TF's list is made to
+    report one to Keras (the functions then still run on the CPU, with the host lowerings)."""
+    real = tf.config.list_physical_devices
+    fake_gpu = tf.config.PhysicalDevice(name="/physical_device:GPU:0", device_type="GPU")
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: real(kind) + ([fake_gpu] if kind in (None, "GPU") else []))
+    forbid_the_reference_path(monkeypatch)
+    model = autoencoder()
+    model.compile(optimizer="adam", loss=pk.ChamferLoss())
+    assert model.jit_compile is True
+    x = rng.random((32, 16, 2)).astype(np.float32)
+    assert np.isfinite(model.fit(x, x, epochs=1, batch_size=16, verbose=0).history["loss"]).all()
+
+
+KERAS_LOAD = """
+import json, keras, numpy as np
+import pointops
+model = keras.saving.load_model({path!r})
+x = np.random.default_rng(1).random((8, 16, 2)).astype(np.float32)
+print(json.dumps({{"loss": model.evaluate(x, x, batch_size=8, verbose=0, return_dict=True),
+                   "jit": bool(model.jit_compile)}}))
+"""
+
+
+def test_keras_model_compiled_with_xla_saves_and_loads(rng, tmp_path):
+    from test_tf_integration import run_python
+    keras.utils.set_random_seed(0)
+    model = autoencoder()
+    model.compile(optimizer="adam", loss=pk.ChamferLoss(), metrics=[pk.EMDMetric()], jit_compile=True)
+    x = rng.random((32, 16, 2)).astype(np.float32)
+    model.fit(x, x, epochs=1, batch_size=16, verbose=0)
+    path = str(tmp_path / "xla.keras")
+    model.save(path)
+    loaded = run_python(KERAS_LOAD.format(path=path))
+    x1 = np.random.default_rng(1).random((8, 16, 2)).astype(np.float32)
+    want = model.evaluate(x1, x1, batch_size=8, verbose=0, return_dict=True)
+    assert loaded["jit"]
+    for name, value in want.items():
+        np.testing.assert_allclose(loaded["loss"][name], value, rtol=1e-5)
 
 
 def test_mixed_float16_policy(rng):

@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import pointops
@@ -26,7 +27,7 @@ import json, sys, numpy as np, tensorflow as tf, pointops
 class Model(tf.Module):
     def __init__(self):
         self.shift = tf.Variable(0.1)
-    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.float32)] * 2)
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.float32)] * 2, jit_compile={jit})
     def loss(self, a, b):
         return pointops.chamfer_distance(a + self.shift, b) + pointops.emd(a + self.shift, b)
 tf.saved_model.save(Model(), sys.argv[1] if len(sys.argv) > 1 else {path!r})
@@ -57,9 +58,11 @@ def expected():
     return float(value), float(tf.norm(tape.gradient(value, a)))
 
 
-def test_saved_model_with_compiled_ops_loads_after_import(tmp_path):
+@pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
+def test_saved_model_with_compiled_ops_loads_after_import(tmp_path, jit):
+    """Also XLA-compiled (the function keeps jit_compile in the SavedModel and runs the lowerings when loaded)."""
     path = str(tmp_path / "compiled")
-    saved = run_python(SAVE.format(path=path))
+    saved = run_python(SAVE.format(path=path, jit=jit))
     assert saved["active"].startswith("compiled")
     loaded = run_python(LOAD.format(path=path, imports="import pointops"))
     value, grad_norm = expected()
@@ -69,7 +72,7 @@ def test_saved_model_with_compiled_ops_loads_after_import(tmp_path):
 
 def test_saved_model_from_reference_path_loads_without_pointops(tmp_path):
     path = str(tmp_path / "reference")
-    saved = run_python(SAVE.format(path=path), {"POINTOPS_BACKEND": "reference"})
+    saved = run_python(SAVE.format(path=path, jit=False), {"POINTOPS_BACKEND": "reference"})
     assert saved["active"].startswith("reference")
     loaded = run_python(LOAD.format(path=path, imports=""))  # no pointops import at all
     value, _ = expected()

@@ -145,7 +145,7 @@ def main(argv=None):
         print(f"training with {name}", flush=True)
         keras.utils.set_random_seed(0)
         model = VAE(loss)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=3e-3), jit_compile=False)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=3e-3))
         model.fit(data, epochs=args.epochs, batch_size=20, verbose=0,
                   callbacks=[EpochLine(name, max(1, args.epochs // 10))])
         results[name] = evaluate(model, data)

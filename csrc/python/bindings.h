@@ -7,4 +7,5 @@ void bind_nn(pybind11::module_& m);
 void bind_emd(pybind11::module_& m);
 void bind_pairwise(pybind11::module_& m);
 void bind_knn(pybind11::module_& m);
+void bind_xla(pybind11::module_& m);
 }  // namespace pointops

@@ -40,4 +40,5 @@ PYBIND11_MODULE(_C, m) {
   pointops::bind_emd(m);
   pointops::bind_pairwise(m);
   pointops::bind_knn(m);
+  pointops::bind_xla(m);
 }

@@ -1,7 +1,7 @@
 #pragma once
 // What the XLA lowerings (*_lowering.cc, TensorFlow) hand the custom-call handlers (host_handlers.cc,
 // cuda_handlers.cc, no TensorFlow): the call's sizes and attributes as the custom call's opaque
-// bytes, and the list of targets. The handlers use XLA's custom-call API with status
+// text, and the list of targets. The handlers use XLA's custom-call API with status
 // (API_VERSION_STATUS_RETURNING_UNIFIED), whose entry points are plain C signatures:
 //   Host: void(void* out, const void** in, const char* opaque, size_t opaque_len, XlaCustomCallStatus*)
 //   CUDA: void(cudaStream_t, void** buffers, const char* opaque, size_t opaque_len, XlaCustomCallStatus*)
@@ -43,11 +43,25 @@ struct XlaCall {
     return options;
   }
 
-  std::string encode() const { return std::string(reinterpret_cast<const char*>(this), sizeof *this); }
-  // False when the bytes are not an XlaCall of this layout (a foreign or corrupted custom call).
+  // As text (hex digits): JAX passes a legacy custom call's backend config as a Python str, which must
+  // survive UTF-8; TF's lowering passes the same text.
+  std::string encode() const {
+    static const char kDigits[] = "0123456789abcdef";
+    const auto* bytes = reinterpret_cast<const unsigned char*>(this);
+    std::string text;
+    for (size_t k = 0; k < sizeof *this; ++k) text += kDigits[bytes[k] >> 4], text += kDigits[bytes[k] & 15];
+    return text;
+  }
+  // False when the text is not an XlaCall of this layout (a foreign or corrupted custom call).
   static bool decode(const char* opaque, size_t length, XlaCall* call) {
-    if (opaque == nullptr || length != sizeof(XlaCall)) return false;
-    std::memcpy(call, opaque, sizeof(XlaCall));
+    if (opaque == nullptr || length != 2 * sizeof(XlaCall)) return false;
+    auto digit = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+    auto* bytes = reinterpret_cast<unsigned char*>(call);
+    for (size_t k = 0; k < sizeof(XlaCall); ++k) {
+      const int high = digit(opaque[2 * k]), low = digit(opaque[2 * k + 1]);
+      if (high < 0 || low < 0) return false;
+      bytes[k] = static_cast<unsigned char>(high * 16 + low);
+    }
     return call->magic == kMagic && (call->value_bytes == 4 || call->value_bytes == 8);
   }
 };
@@ -108,7 +122,7 @@ using ReportFailure = void (*)(XlaCustomCallStatus* status, const std::string& m
 
 inline std::string foreign_call(size_t length) {
   return "pointops: a custom call whose descriptor (" + std::to_string(length) +
-         " bytes) is not of this pointops build; rebuild the graph with the pointops that runs it";
+         " characters) is not of this pointops build; rebuild the graph with the pointops that runs it";
 }
 
 // The entry points XLA calls: decode the descriptor, run the handler, report its error.

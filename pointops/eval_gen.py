@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pointops._cli_args import positive_integer, positive_number
 from pointops.io import SUFFIXES, PointFileError, read_points
 from pointops.normalization import NORMALIZATIONS, normalize
 
@@ -65,8 +66,8 @@ def main(argv=None):
     parser.add_argument("samples", help="generated clouds: a .npy [clouds, points, 3] or a folder of point files")
     parser.add_argument("refs", help="reference clouds, the same way")
     parser.add_argument("--normalize", choices=NORMALIZATIONS, default="none", help="per-cloud normalisation")
-    parser.add_argument("--jsd-resolution", type=int, default=28, help="JSD grid resolution (default 28)")
-    parser.add_argument("--eps", type=float, default=None, help="EMD's relative gap (default 1e-3)")
+    parser.add_argument("--jsd-resolution", type=positive_integer, default=28, help="JSD grid resolution (default 28)")
+    parser.add_argument("--eps", type=positive_number, default=None, help="EMD's relative gap, > 0 (default 1e-3)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--markdown", help="also write the table to this markdown file")
     args = parser.parse_args(argv)

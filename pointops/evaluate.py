@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 import pointops
+from pointops._cli_args import plain_error, positive_number
 from pointops.io import PointFileError, pair_files, read_points
 
 COLUMNS = ("CD-L1", "CD-L2", "EMD", "DCD", "F-score")
@@ -36,11 +37,15 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pred", help="predicted point cloud file, or a folder of them")
     parser.add_argument("gt", help="ground-truth point cloud file, or a folder of them")
-    parser.add_argument("--threshold", type=float, default=0.01, help="F-score distance threshold (default 0.01)")
+    parser.add_argument("--threshold", type=positive_number, default=0.01,
+                        help="F-score distance threshold, a finite number > 0 (default 0.01)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
 
-    pairs, unmatched = pair_files(args.pred, args.gt)
+    try:
+        pairs, unmatched = pair_files(args.pred, args.gt)
+    except FileNotFoundError as err:
+        parser.exit(2, f"pointops eval: {err}\n")
     rows, skipped = {}, {name: "present on one side only" for name in unmatched}
     for name, pred_path, gt_path in tqdm(pairs, desc="pointops eval", unit="pair", disable=len(pairs) < 2):
         try:
@@ -55,7 +60,7 @@ def main(argv=None):
         try:
             rows[name] = distances(pred, gt, args.threshold)
         except (tf.errors.OpError, ValueError) as err:  # e.g. coordinates whose squared distances overflow
-            skipped[name] = f"not evaluated: {getattr(err, 'message', err)}"
+            skipped[name] = f"not evaluated: {plain_error(err)}"
 
     means = {c: float(np.mean([r[c] for r in rows.values()])) if rows else None for c in COLUMNS}
     width = max([len(n) for n in rows] + [12])

@@ -65,6 +65,9 @@ def _read_ply(path):
             elif words[0] == "property" and in_vertex:
                 if words[1] == "list":
                     raise PointFileError("list properties on vertices are not supported")
+                if words[1] not in _PLY_TYPES:
+                    raise PointFileError(f"PLY property type {words[1]!r} is not supported "
+                                         f"(supported: {', '.join(_PLY_TYPES)})")
                 props.append((words[2], _PLY_TYPES[words[1]]))
             elif words[0] == "end_header":
                 break

@@ -27,6 +27,17 @@ def test_no_undefined_cuda_symbols(library):
     assert cuda == []
 
 
+@pytest.mark.skipif(shutil.which("nm") is None, reason="nm (binutils) is not installed")
+def test_xla_header_shims_leave_nothing_to_link():
+    """csrc/tf/xla/shim declares highwayhash and farmhash names that TF's XLA headers mention; the op library
+    must use none of them (a user's TensorFlow need not provide them)."""
+    library = next(lib for lib in LIBRARIES if lib.name.startswith("_pointops_ops"))
+    undefined = subprocess.run(["nm", "-u", "-D", "-C", str(library)], capture_output=True, text=True,
+                               check=True).stdout
+    assert [line for line in undefined.splitlines() if "highwayhash" in line or "util::Fingerprint" in line] == []
+    assert "CustomCallTargetRegistry::Register" in undefined  # the lowerings' targets are registered with TF's
+
+
 def test_tensorflow_range_is_stated_once_in_each_place():
     """pyproject's runtime requirement and the build's range (build_tools/tensorflow_env.py) agree."""
     import tomllib

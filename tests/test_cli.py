@@ -142,3 +142,36 @@ def test_eval_gen_rejects_bad_sets(tmp_path, setup, words):
         np.save(bad, np.zeros((4, 3)))
     result = run("eval-gen", good, bad)
     assert result.returncode == 2 and re.search(words, result.stderr), result.stderr
+
+
+@pytest.mark.parametrize("command,flag,value", [("eval", "--threshold", "nan"), ("eval", "--threshold", "-0.1"),
+                                                ("eval", "--threshold", "inf"), ("eval-gen", "--eps", "0"),
+                                                ("eval-gen", "--jsd-resolution", "0"),
+                                                ("eval-gen", "--normalize", "unit-cube")])
+def test_bad_arguments_stop_at_once_naming_the_argument(tmp_path, command, flag, value):
+    """Exit status 2 with one line that names the argument, before any pair is read (the files here do not
+    even exist: reading them would give another message)."""
+    out = run(command, tmp_path / "missing_a", tmp_path / "missing_b", flag, value)
+    assert out.returncode == 2
+    errors = [line for line in out.stderr.splitlines() if line.startswith("python -m pointops")]
+    assert len(errors) == 1 and f"argument {flag}" in errors[0], out.stderr[-2000:]
+    assert "missing_a" not in out.stderr
+
+
+def test_unsupported_ply_type_is_named_in_words(tmp_path, rng):
+    header = ["ply", "format ascii 1.0", "element vertex 2", "property float128 x", "property float y", "end_header"]
+    (tmp_path / "odd.ply").write_text("\n".join(header) + "\n1 2\n3 4\n")
+    with pytest.raises(PointFileError, match="PLY property type 'float128' is not supported"):
+        read_points(tmp_path / "odd.ply")
+
+
+def test_skipped_pair_message_has_no_tensorflow_internals(tmp_path):
+    """EMD of clouds whose costs overflow float64 is refused by the kernel; the reason is given in words."""
+    for side in ("pred", "gt"):
+        (tmp_path / side).mkdir()
+        np.save(tmp_path / side / "far.npy", np.array([[0, 0, 0], [1e160, 0, 0]]))
+    out = run("eval", tmp_path / "pred", tmp_path / "gt", "--json", tmp_path / "out.json")
+    assert out.returncode == 1
+    reason = json.loads((tmp_path / "out.json").read_text())["skipped"]["far"]
+    assert "overflow float64" in reason
+    assert "{{" not in reason and "function_node" not in reason and "job:localhost" not in reason

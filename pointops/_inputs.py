@@ -106,6 +106,14 @@ def assert_lengths(op, points, lengths, name, minimum=1):
     ]
 
 
+def assert_indices(op, idx, limit, lowest=-1):
+    """Run-time checks that indices idx are in [lowest, limit) (pointops: -1 marks no neighbour), as a
+    list of control dependencies; an index outside would select another cloud's point or nothing at all."""
+    message = f"{op}: idx must be in [{lowest}, M), M being the number of points it indexes"
+    return [tf.debugging.assert_greater_equal(idx, tf.constant(lowest, idx.dtype), message=message),
+            tf.debugging.assert_less(idx, tf.cast(limit, idx.dtype), message=message)]
+
+
 def check_parameter(op, name, value, allow_zero):
     """A Python or numpy number must be finite and > 0 (>= 0 with allow_zero); a tensor is checked
     when it runs. Returns the value or the tensor with its check attached."""

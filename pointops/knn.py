@@ -27,10 +27,13 @@ def knn(a, b, k, a_lengths=None, b_lengths=None, *, norm=2):
 
 
 def knn_gather(x, idx):
-    """x [B, M, U] at the indices idx [B, N, k] (from knn) -> [B, N, k, U]; 0 where idx is -1."""
+    """x [B, M, U] at the indices idx [B, N, k] (from knn) -> [B, N, k, U]; 0 where idx is -1. An index
+    outside [-1, M) raises InvalidArgumentError (checked where the function runs eagerly or in a graph;
+    XLA drops such checks)."""
     x = tf.convert_to_tensor(x)
     idx = tf.convert_to_tensor(idx)
-    gathered = tf.gather(x, tf.maximum(idx, 0), batch_dims=1)
+    with tf.control_dependencies(_inputs.assert_indices("knn_gather", idx, tf.shape(x)[1])):
+        gathered = tf.gather(x, tf.maximum(idx, 0), batch_dims=1)
     return tf.where((idx >= 0)[..., None], gathered, tf.zeros_like(gathered))
 
 

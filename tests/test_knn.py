@@ -135,3 +135,17 @@ def test_bad_arguments(knn, kwargs, words):
     with pytest.raises((ValueError, tf.errors.InvalidArgumentError)) as err:
         knn(a, a[:, :4], **kwargs)
     assert words in str(err.value)
+
+
+@pytest.mark.parametrize("bad", [-2, 7])
+def test_knn_gather_rejects_indices_out_of_range(rng, bad):
+    from pointops.compat import pytorch3d as p3d
+    x = tf.constant(rng.random((2, 7, 3)).astype(np.float32))
+    idx = np.zeros((2, 4, 2), np.int32)
+    idx[1, 3, 1] = bad
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"knn_gather: idx must be in \[-1, M\)"):
+        pointops.knn_gather(x, idx)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"knn_gather: idx must be in \[0, M\)"):
+        p3d.knn_gather(x, np.maximum(idx, -1) if bad == -2 else idx)
+    kept = pointops.knn_gather(x, np.where(idx == bad, -1, idx))  # -1: no neighbour, a zero row
+    np.testing.assert_array_equal(kept.numpy()[1, 3, 1], 0)

@@ -132,3 +132,29 @@ def test_cuda_doors_reject_bad_arguments_before_touching_the_device():
         _C.emd_transport_cuda(a32, b32, rel_tol=0.0)
     with pytest.raises(TypeError, match="a must be a CUDA device array"):
         _C.emd_transport_cuda(np.zeros((2, 5, 3), np.float32), b32)
+
+
+@pytest.mark.parametrize("which,bad", [("idx_ab", 5), ("idx_ab", -2), ("idx_ba", 6), ("idx_ba", 2**40)])
+def test_nn_distance_grad_rejects_indices_out_of_range(rng, which, bad):
+    """An index past the other cloud (or below -1, which marks padding) would silently add nothing: every
+    door that takes indices names it (pointops._C, the TF op's CPU kernel, its XLA lowering)."""
+    import tensorflow as tf
+
+    import pointops
+    B, N, M = 2, 6, 5
+    a, b = rng.random((B, N, 3)), rng.random((B, M, 3))
+    idx = {"idx_ab": np.zeros((B, N), np.int64), "idx_ba": np.zeros((B, M), np.int64)}
+    idx[which][1, 2] = bad
+    g_ab, g_ba = np.ones((B, N)), np.ones((B, M))
+    limit = M if which == "idx_ab" else N
+    shown = bad if bad < 2**31 else 2**31 - 1  # wider integers are saturated to int32 first
+    pattern = rf"{which}\[1, 2\] = {shown} is outside \[0, {limit}\)"
+    with pytest.raises(ValueError, match=pattern):
+        _C.nn_distance_grad(a, b, idx["idx_ab"], idx["idx_ba"], g_ab, g_ba)
+    if bad < 2**31:
+        ops = pointops._backend.loaded_library()
+        args = (a, b, idx["idx_ab"].astype(np.int32), idx["idx_ba"].astype(np.int32), g_ab, g_ba)
+        with pytest.raises(tf.errors.InvalidArgumentError, match=pattern):
+            ops.pointops_nn_distance_grad(*args)
+        with pytest.raises(tf.errors.OpError, match=pattern):
+            tf.function(lambda *x: ops.pointops_nn_distance_grad(*x), jit_compile=True)(*args)

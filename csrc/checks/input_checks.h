@@ -78,6 +78,21 @@ std::string check_lengths(const char* op, const char* name, const Int* lengths,
   return "";
 }
 
+// Neighbour indices idx [B, K] (nn_distance's, for its gradient) into clouds of `limit` points: each in
+// [0, limit), or -1 (a padded point's). An index outside would silently contribute nothing.
+inline std::string check_indices(const char* op, const char* name, const int32_t* idx, int64_t B, int64_t K,
+                                 int64_t limit) {
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t i = 0; i < K; ++i) {
+      const int32_t v = idx[b * K + i];
+      if (v < -1 || v >= limit)
+        return std::string(op) + ": " + name + "[" + std::to_string(b) + ", " + std::to_string(i) + "] = " +
+               std::to_string(v) + " is outside [0, " + std::to_string(limit) + ") (-1 marks a padded point)";
+    }
+  }
+  return "";
+}
+
 // EMD between equal sizes: a_len [B] must equal b_len [B] cloud by cloud.
 inline std::string check_equal_lengths(const char* op, const int32_t* a_len, const int32_t* b_len, int64_t B) {
   for (int64_t i = 0; i < B; ++i) {

@@ -75,6 +75,8 @@ py::tuple nn_distance_grad(const py::handle& a_obj, const py::handle& b_obj, con
   raise_if(check_shape("nn_distance_grad", "g_ab", dims_of(g_ab), ab));
   raise_if(check_shape("nn_distance_grad", "idx_ba", dims_of(idx_ba), ba));
   raise_if(check_shape("nn_distance_grad", "g_ba", dims_of(g_ba), ba));
+  raise_if(check_indices("nn_distance_grad", "idx_ab", idx_ab.data(), ab[0], ab[1], ba[1]));
+  raise_if(check_indices("nn_distance_grad", "idx_ba", idx_ba.data(), ba[0], ba[1], ab[1]));
   return a.dtype().is(py::dtype::of<float>())
              ? nn_distance_grad_typed<float>(a, b, idx_ab, idx_ba, g_ab, g_ba, threads)
              : nn_distance_grad_typed<double>(a, b, idx_ab, idx_ba, g_ab, g_ba, threads);

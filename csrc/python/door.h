@@ -64,12 +64,13 @@ inline py::array_t<int32_t> checked_lengths_array(const char* op, const char* na
   return out;
 }
 
-// Neighbour indices as int32: any integer array, saturated (not wrapped) into [-1, INT32_MAX], so
-// that an out-of-range index stays out of range and contributes nothing (nn.h).
+// Neighbour indices as int32: any integer array, saturated (not wrapped) into int32's range, so that
+// an out-of-range index stays out of range for check_indices.
 inline py::array_t<int32_t> index_array(const py::handle& obj, const char* name) {
   py::array given = integer_array(obj, name);
   if (given.dtype().itemsize() > 4 || given.dtype().kind() == 'u')
-    given = given.attr("clip")(given.dtype().kind() == 'u' ? 0 : -1, std::numeric_limits<int32_t>::max());
+    given = given.attr("clip")(given.dtype().kind() == 'u' ? 0 : std::numeric_limits<int32_t>::min(),
+                               std::numeric_limits<int32_t>::max());
   return py::array_t<int32_t, py::array::c_style | py::array::forcecast>::ensure(given);
 }
 

@@ -66,8 +66,9 @@ REGISTER_OP("PointopsChamferMean")
       return absl::OkStatus();
     });
 
-// Checks of the gradient op's inputs (it is internal, but callable directly).
-bool check_grad_inputs(OpKernelContext* ctx) {
+// Checks of the gradient op's inputs (it is internal, but callable directly). The indices' values are
+// checked where they are on the host (the CPU kernel; on a GPU the kernel skips an index out of range).
+bool check_grad_inputs(OpKernelContext* ctx, bool indices_on_host) {
   const Tensor &a = ctx->input(0), &b = ctx->input(1);
   std::string err = check_point_sets("PointopsNnDistanceGrad", dims_of(a), dims_of(b), false);
   const std::vector<int64_t> ab = {a.dims() == 3 ? a.dim_size(0) : 0, a.dims() == 3 ? a.dim_size(1) : 0};
@@ -75,6 +76,11 @@ bool check_grad_inputs(OpKernelContext* ctx) {
   const char* names[] = {"idx_ab", "idx_ba", "grad_dist_ab", "grad_dist_ba"};
   for (int k = 0; k < 4 && err.empty(); ++k)
     err = check_shape("PointopsNnDistanceGrad", names[k], dims_of(ctx->input(2 + k)), k % 2 == 0 ? ab : ba);
+  if (err.empty() && indices_on_host) {
+    err = check_indices("PointopsNnDistanceGrad", "idx_ab", ctx->input(2).flat<int32_t>().data(), ab[0], ab[1], ba[1]);
+    if (err.empty())
+      err = check_indices("PointopsNnDistanceGrad", "idx_ba", ctx->input(3).flat<int32_t>().data(), ba[0], ba[1], ab[1]);
+  }
   if (!err.empty()) ctx->CtxFailure(__FILE__, __LINE__, tensorflow::errors::InvalidArgument(err));
   return err.empty();
 }
@@ -157,7 +163,7 @@ class NnDistanceGradCpuOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
-    if (!check_grad_inputs(ctx)) return;
+    if (!check_grad_inputs(ctx, true)) return;
     const Tensor &a = ctx->input(0), &b = ctx->input(1);
     Tensor *grad_a, *grad_b;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, a.shape(), &grad_a));
@@ -202,7 +208,7 @@ class NnDistanceGradGpuOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
-    if (!check_grad_inputs(ctx)) return;
+    if (!check_grad_inputs(ctx, false)) return;
     const Tensor &a = ctx->input(0), &b = ctx->input(1);
     Tensor *grad_a, *grad_b, scratch;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, a.shape(), &grad_a));

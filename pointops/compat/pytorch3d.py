@@ -9,6 +9,7 @@ import collections
 import numpy as np
 import tensorflow as tf
 
+from pointops import _inputs
 from pointops.knn import knn as _knn
 from pointops.nn import chamfer_distance as _chamfer_distance
 
@@ -21,7 +22,9 @@ def knn_gather(x, idx, lengths=None):
     idx = tf.convert_to_tensor(idx)
     if x.shape[0] is not None and idx.shape[0] is not None and x.shape[0] != idx.shape[0]:
         raise ValueError("x and idx must have same batch dimension.")
-    out = tf.gather(x, tf.cast(idx, tf.int32), batch_dims=1)
+    idx = tf.cast(idx, tf.int32)
+    with tf.control_dependencies(_inputs.assert_indices("knn_gather", idx, tf.shape(x)[1], lowest=0)):
+        out = tf.gather(x, idx, batch_dims=1)
     if lengths is None:
         return out
     past = tf.cast(lengths, tf.int64)[:, None] <= tf.range(tf.shape(idx, out_type=tf.int64)[2])[None, :]  # [N, K]

@@ -66,8 +66,12 @@ std::string nn_distance_host(void** out, const void** in, const XlaCall& c) {
 std::string nn_distance_grad_host(void** out, const void** in, const XlaCall& c) {
   return run_typed(c, "PointopsNnDistanceGrad", [&](auto zero) -> std::string {
     using T = decltype(zero);
-    cpu_kernels_of<T>().nn_distance_grad(in_ptr<T>(in, 0), in_ptr<T>(in, 1), c.B, c.N, c.M, c.D,
-                                         in_ptr<int32_t>(in, 2), in_ptr<int32_t>(in, 3), in_ptr<T>(in, 4),
+    const int32_t *idx_ab = in_ptr<int32_t>(in, 2), *idx_ba = in_ptr<int32_t>(in, 3);
+    std::string err = check_indices("PointopsNnDistanceGrad", "idx_ab", idx_ab, c.B, c.N, c.M);
+    if (err.empty()) err = check_indices("PointopsNnDistanceGrad", "idx_ba", idx_ba, c.B, c.M, c.N);
+    if (!err.empty()) return err;
+    cpu_kernels_of<T>().nn_distance_grad(in_ptr<T>(in, 0), in_ptr<T>(in, 1), c.B, c.N, c.M, c.D, idx_ab, idx_ba,
+                                         in_ptr<T>(in, 4),
                                          in_ptr<T>(in, 5), out_ptr<T>(out, 0), out_ptr<T>(out, 1), pool());
     return "";
   });

@@ -211,3 +211,27 @@ def test_pairwise_chamfer_op_under_xla(rng):
     for args, symmetric in (((x, y, lx, ly), False), ((x, x, lx, lx), True)):
         fn = lambda *v: ops.pointops_pairwise_chamfer(*v, symmetric=symmetric)  # noqa: E731
         np.testing.assert_array_equal(tf.function(fn, jit_compile=True)(*args).numpy(), fn(*args).numpy())
+
+
+def test_xla_for_a_gpu_without_cuda_kernels_falls_back_and_says_why(rng, monkeypatch):
+    """The one place without a lowering: XLA compiling for a GPU that this build's kernels cannot run on (here
+    a CPU-only build on a machine made to report a GPU). pointops then warns once, naming the reason, and
+    computes the same function on its pure-TF path."""
+    from pointops import _backend
+    real = tf.config.list_logical_devices
+    fake_gpu = tf.config.LogicalDevice(name="/device:GPU:0", device_type="GPU")
+    monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: real(kind) + (
+        [fake_gpu] if kind in (None, "GPU") else []))
+    monkeypatch.setattr(_backend, "build_info", lambda: {"cuda": "OFF"})
+    monkeypatch.setattr(_backend, "_warned_xla", False)
+    a, b, _, _, _ = clouds(rng, tf.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        jitted = tf.function(lambda a, b: pointops.chamfer_distance(a, b, batch_reduction=None), jit_compile=True)
+        value = jitted(a, b)
+        jitted(a + 1, b)
+    reasons = [str(w.message) for w in caught if "pointops" in str(w.message)]
+    assert len(reasons) == 1 and "has no CUDA kernels" in reasons[0]
+    assert "custom_call" not in jitted.experimental_get_compiler_ir(a, b)(stage="hlo")
+    np.testing.assert_allclose(value.numpy(), pointops.chamfer_distance(a, b, batch_reduction=None).numpy(),
+                               rtol=1e-6)

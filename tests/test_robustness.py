@@ -207,7 +207,7 @@ def test_command_hides_tensorflow_start_up_log():
 
 def test_parameters_out_of_range_are_errors_not_other_answers():
     """A negative F-score threshold used to act as its absolute value (it is squared); an int64
-    neighbour index past int32 used to wrap into range."""
+    neighbour index past int32 used to wrap into range (now it is an error that names it)."""
     expect_ok("""
         import numpy as np, pytest, tensorflow as tf, pointops
         from pointops import _C
@@ -228,10 +228,10 @@ def test_parameters_out_of_range_are_errors_not_other_answers():
         _, idx_ab, _, idx_ba = _C.nn_distance(a, b)
         wrapped = idx_ab.astype(np.int64) + 2**32  # would read as the same indices if wrapped
         g = np.ones((1, 20), np.float32)
-        grad_a, grad_b = _C.nn_distance_grad(a, b, wrapped, idx_ba, g, g)
-        out_of_range = _C.nn_distance_grad(a, b, np.full_like(idx_ab, -1), idx_ba, g, g)
+        with pytest.raises(ValueError, match=r"idx_ab\[0, 0\] = 2147483647 is outside \[0, 20\)"):
+            _C.nn_distance_grad(a, b, wrapped, idx_ba, g, g)  # saturated, so still out of range: an error
+        padded = _C.nn_distance_grad(a, b, np.full_like(idx_ab, -1), idx_ba, g, g)  # -1: padding, no term
         in_range = _C.nn_distance_grad(a, b, idx_ab, idx_ba, g, g)
-        assert np.array_equal(grad_a, out_of_range[0]) and np.array_equal(grad_b, out_of_range[1])
-        assert not np.array_equal(grad_a, in_range[0])
+        assert not np.array_equal(padded[0], in_range[0])
     """)
 

@@ -102,6 +102,19 @@ def _check_cuda_driver():
     return problem
 
 
+NO_CUDA_KERNELS = "this pointops build has no CUDA kernels (nvcc was not found when it was built)"
+
+
+def gpu_without_cuda_kernels(cuda_built, gpus):
+    """The warning for a machine whose GPUs this build cannot use (cuda_built: the build has CUDA kernels;
+    gpus: TensorFlow's physical GPUs), or None."""
+    if cuda_built or not gpus:
+        return None
+    return (f"pointops: TensorFlow sees {len(gpus)} GPU(s), but {NO_CUDA_KERNELS}, so every op runs on the CPU "
+            "kernels. For the GPU kernels, install the CUDA toolkit (nvcc on PATH) and reinstall pointops: "
+            "pip install --no-build-isolation --force-reinstall --no-deps .")
+
+
 def kernel_device():
     """Where the compiled ops must run: the CPU when the driver is too old for the CUDA kernels
     (tf.device('/CPU:0')), else wherever TensorFlow places them."""
@@ -130,7 +143,7 @@ def _xla_gpu_problem():
     if not tf.config.list_logical_devices("GPU"):
         return None
     if build_info().get("cuda", "OFF") != "ON":
-        return "this pointops build has no CUDA kernels (nvcc was not found when it was built)"
+        return NO_CUDA_KERNELS
     return _cuda_problem
 
 
@@ -236,3 +249,8 @@ def backend_info():
 
 
 _cuda_problem = _check_cuda_driver()
+if _ops is not None:
+    _no_gpu_kernels = gpu_without_cuda_kernels(build_info().get("cuda", "OFF") == "ON",
+                                               tf.config.list_physical_devices("GPU"))
+    if _no_gpu_kernels:
+        warnings.warn(_no_gpu_kernels, RuntimeWarning, stacklevel=2)

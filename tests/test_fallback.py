@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 import pointops
 
@@ -64,3 +65,14 @@ def test_forced_reference(tmp_path):
     assert "POINTOPS_BACKEND" in result["info"]["reason"]
     assert result["warnings"] == [] or all("reference path" not in w for w in result["warnings"])
     np.testing.assert_allclose(result["chamfer"], expected_chamfer(), rtol=1e-12)
+
+
+def test_a_gpu_without_cuda_kernels_is_warned_about():
+    """Issue #32: a machine whose TensorFlow sees a GPU, with a pointops built without nvcc, is told why its
+    ops run on the CPU and what to install (warned once at import; here the message itself)."""
+    from pointops import _backend
+    gpu = tf.config.PhysicalDevice(name="/physical_device:GPU:0", device_type="GPU")
+    message = _backend.gpu_without_cuda_kernels(False, [gpu])
+    assert "sees 1 GPU(s)" in message and "no CUDA kernels" in message and "nvcc" in message
+    assert _backend.gpu_without_cuda_kernels(True, [gpu]) is None  # built with them
+    assert _backend.gpu_without_cuda_kernels(False, []) is None  # no GPU: nothing to say

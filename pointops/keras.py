@@ -79,6 +79,9 @@ class _CloudMean(keras.metrics.Metric):
         raise NotImplementedError
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        # Both clouds in the metric's dtype (float32 by default), as Keras' own metrics do: under
+        # mixed_float16 predictions are float16 while targets stay float32.
+        y_true, y_pred = tf.cast(y_true, self.dtype), tf.cast(y_pred, self.dtype)
         values = tf.cast(self.per_cloud(y_true, y_pred), self.dtype)
         weights = tf.ones_like(values) if sample_weight is None else tf.cast(
             tf.broadcast_to(tf.reshape(sample_weight, [-1]), tf.shape(values)), self.dtype)

@@ -88,6 +88,11 @@ def _lengths(op, name, lengths, points):
     if lengths.shape.rank is not None and lengths.shape.rank != 1:
         raise ValueError(f"{op}: {name} must have shape [B], got {lengths.shape.as_list()} "
                          f"for points of shape {points.shape.as_list()}")
+    if lengths.shape.rank == 1 and None not in (lengths.shape[0], points.shape[0]) \
+            and lengths.shape[0] != points.shape[0]:
+        # Known here; in a graph TF's shape inference would otherwise fail later, on an op that names neither.
+        raise ValueError(f"{op}: {name} must have shape [B] = [{points.shape[0]}], got {lengths.shape.as_list()} "
+                         f"for points of shape {points.shape.as_list()}")
     if lengths.dtype.size > 4 or lengths.dtype == tf.uint32:
         # Saturate instead of wrapping: 2**32 + 5 must stay out of range, not become 5.
         lengths = tf.cast(tf.clip_by_value(tf.cast(lengths, tf.float64), -1.0, float(INT32_MAX)), tf.int64)

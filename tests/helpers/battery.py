@@ -115,6 +115,15 @@ def doors():
         lengths = {"x_lengths": kw.get("a_lengths"), "y_lengths": kw.get("b_lengths")}
         return np.asarray(p3d.chamfer_distance(a, b, batch_reduction=None, **lengths)[0], np.float64)
 
+    def under_xla(fn):
+        """The function compiled by XLA (its lowerings to the same kernels): a value-only error (a length out
+        of range) is raised when it runs, as XLA's InternalError with pointops' message."""
+        import tensorflow as tf
+        def run(a, b, kw):
+            jitted = tf.function(lambda a, b: fn(a, b, batch_reduction=None, **kw), jit_compile=True)
+            return np.asarray(jitted(a, b), np.float64)
+        return run
+
     def keras_loss(cls):
         return lambda a, b, kw: None if kw else np.asarray(cls(reduction=None)(b, a), np.float64)
 
@@ -138,6 +147,8 @@ def doors():
         ("pointops.compat.pytorch3d.chamfer_distance", p3d_chamfer, "chamfer"),
         ("pointops.emd_plan", lambda a, b, kw: (pointops.emd_plan(a, b, **kw), None)[1], None),
         ("pointops._C.emd_transport", c_transport, None),
+        ("xla pointops.chamfer_distance", under_xla(pointops.chamfer_distance), "chamfer"),
+        ("xla pointops.emd", under_xla(pointops.emd), "emd"),
     ]
 
 
@@ -148,7 +159,7 @@ def cases():
 def doors_names():
     return ["chamfer", "ref chamfer", "nn", "emd", "ref emd", "emd_match", "dcd", "f_score", "_C.nn", "_C.grad",
             "_C.emd", "keras chamfer", "keras emd", "knn", "ref knn", "_C.knn", "pytorch3d chamfer", "emd_plan",
-            "_C.emd_transport"]
+            "_C.emd_transport", "xla chamfer", "xla emd"]
 
 
 DTYPE_CASES = ("int32 points", "bool points", "complex points", "string points", "mixed dtypes")
@@ -158,10 +169,11 @@ def judge(door_name, computes, case, outcome_error, value):
     """'' when the outcome is acceptable, else why not."""
     name, a, b, kwargs, (expect, words) = case
     keras = "keras" in door_name
+    errors = ERRORS + (("InternalError",) if door_name.startswith("xla") else ())
     if keras and (kwargs or name in DTYPE_CASES):
         # The Keras losses take no lengths and cast their inputs to the loss dtype (float32) as every
         # Keras loss does: a value or a clear error, never a crash.
-        if outcome_error is not None and outcome_error[0] not in ERRORS:
+        if outcome_error is not None and outcome_error[0] not in errors:
             return f"raised {outcome_error[0]}: {outcome_error[1][:200]}"
         return ""
     if door_name.startswith("pointops._C") and np.asarray(a).dtype == np.float16:
@@ -174,7 +186,7 @@ def judge(door_name, computes, case, outcome_error, value):
         if outcome_error is None:
             return "returned a value where an error was due"
         kind, message = outcome_error
-        if kind not in ERRORS:
+        if kind not in errors:
             return f"raised {kind}: {message[:200]}"
         # PyTorch3D's argument names are x_lengths and y_lengths.
         said = {words.lower(), words.lower().replace("a_lengths", "x_lengths").replace("b_lengths", "y_lengths")}
@@ -184,7 +196,7 @@ def judge(door_name, computes, case, outcome_error, value):
         # Documented errors on valid but extreme input: EMD costs that overflow the float type, unequal sizes
         # through the equal-size-only emd_match, shapes the Keras losses do not take,
         # and ragged clouds of different sizes on the pure-TF path (its documented limit).
-        if kind in ERRORS and ("overflow" in message or "equal sizes" in message or "pure-TF path" in message):
+        if kind in errors and ("overflow" in message or "equal sizes" in message or "pure-TF path" in message):
             return ""
         return f"raised {kind} on valid input: {message[:300]}"
     if value is None or computes is None or "padding" in name or "padded" in name:

@@ -39,9 +39,9 @@ inline std::string check_point_sets(const char* op, const std::vector<int64_t>& 
 }
 
 // x: [S, N, D], y: [R, M, D] (pairwise ops: every cloud of x against every cloud of y, so S and R
-// may differ and may be 0).
+// may differ and may be 0); symmetric: y must be x itself.
 inline std::string check_cloud_sets(const char* op, const std::vector<int64_t>& x,
-                                    const std::vector<int64_t>& y) {
+                                    const std::vector<int64_t>& y, bool symmetric = false) {
   const std::string shapes = ", got x " + shape_string(x) + " and y " + shape_string(y);
   const std::string name = op;
   if (x.size() != 3) return name + ": x must have rank 3 [S, N, D]" + shapes;
@@ -52,6 +52,7 @@ inline std::string check_cloud_sets(const char* op, const std::vector<int64_t>& 
   if (x[0] * x[1] > std::numeric_limits<int32_t>::max() - 1024 ||
       y[0] * y[1] > std::numeric_limits<int32_t>::max() - 1024)
     return name + ": S * N and R * M must be below 2^31 - 1024" + shapes;
+  if (symmetric && x != y) return name + ": symmetric needs y to be x" + shapes;
   return "";
 }
 
@@ -60,6 +61,21 @@ inline std::string check_shape(const char* op, const char* name, const std::vect
                                const std::vector<int64_t>& want) {
   if (got == want) return "";
   return std::string(op) + ": " + name + " must have shape " + shape_string(want) + ", got " + shape_string(got);
+}
+
+// nn_distance's gradient: a [B, N, D], b [B, M, D]; idx_ab and grad_dist_ab [B, N], idx_ba and
+// grad_dist_ba [B, M].
+inline std::string check_nn_grad_shapes(const char* op, const std::vector<int64_t>& a, const std::vector<int64_t>& b,
+                                        const std::vector<int64_t>& idx_ab, const std::vector<int64_t>& idx_ba,
+                                        const std::vector<int64_t>& g_ab, const std::vector<int64_t>& g_ba) {
+  std::string err = check_point_sets(op, a, b, false);
+  const std::vector<int64_t> ab = {a.size() == 3 ? a[0] : 0, a.size() == 3 ? a[1] : 0};
+  const std::vector<int64_t> ba = {b.size() == 3 ? b[0] : 0, b.size() == 3 ? b[1] : 0};
+  if (err.empty()) err = check_shape(op, "idx_ab", idx_ab, ab);
+  if (err.empty()) err = check_shape(op, "idx_ba", idx_ba, ba);
+  if (err.empty()) err = check_shape(op, "grad_dist_ab", g_ab, ab);
+  if (err.empty()) err = check_shape(op, "grad_dist_ba", g_ba, ba);
+  return err;
 }
 
 // lengths: [B] integers (int32, or int64 before narrowing) with min_len <= lengths[i] <= max_len
@@ -91,6 +107,13 @@ inline std::string check_indices(const char* op, const char* name, const int32_t
     }
   }
   return "";
+}
+
+// Both sides' lengths: a_len [B] in [min_len, N], b_len [B] in [min_len, M].
+inline std::string check_both_lengths(const char* op, const int32_t* a_len, const int32_t* b_len, int64_t B,
+                                      int64_t N, int64_t M, int64_t min_len = 1) {
+  std::string err = check_lengths(op, "a_lengths", a_len, {B}, B, N, min_len);
+  return err.empty() ? check_lengths(op, "b_lengths", b_len, {B}, B, M, min_len) : err;
 }
 
 // EMD between equal sizes: a_len [B] must equal b_len [B] cloud by cloud.

@@ -70,16 +70,13 @@ REGISTER_OP("PointopsChamferMean")
 // checked where they are on the host (the CPU kernel; on a GPU the kernel skips an index out of range).
 bool check_grad_inputs(OpKernelContext* ctx, bool indices_on_host) {
   const Tensor &a = ctx->input(0), &b = ctx->input(1);
-  std::string err = check_point_sets("PointopsNnDistanceGrad", dims_of(a), dims_of(b), false);
-  const std::vector<int64_t> ab = {a.dims() == 3 ? a.dim_size(0) : 0, a.dims() == 3 ? a.dim_size(1) : 0};
-  const std::vector<int64_t> ba = {b.dims() == 3 ? b.dim_size(0) : 0, b.dims() == 3 ? b.dim_size(1) : 0};
-  const char* names[] = {"idx_ab", "idx_ba", "grad_dist_ab", "grad_dist_ba"};
-  for (int k = 0; k < 4 && err.empty(); ++k)
-    err = check_shape("PointopsNnDistanceGrad", names[k], dims_of(ctx->input(2 + k)), k % 2 == 0 ? ab : ba);
+  std::string err = check_nn_grad_shapes("PointopsNnDistanceGrad", dims_of(a), dims_of(b), dims_of(ctx->input(2)),
+                                         dims_of(ctx->input(3)), dims_of(ctx->input(4)), dims_of(ctx->input(5)));
   if (err.empty() && indices_on_host) {
-    err = check_indices("PointopsNnDistanceGrad", "idx_ab", ctx->input(2).flat<int32_t>().data(), ab[0], ab[1], ba[1]);
+    const int64_t B = a.dim_size(0), N = a.dim_size(1), M = b.dim_size(1);
+    err = check_indices("PointopsNnDistanceGrad", "idx_ab", ctx->input(2).flat<int32_t>().data(), B, N, M);
     if (err.empty())
-      err = check_indices("PointopsNnDistanceGrad", "idx_ba", ctx->input(3).flat<int32_t>().data(), ba[0], ba[1], ab[1]);
+      err = check_indices("PointopsNnDistanceGrad", "idx_ba", ctx->input(3).flat<int32_t>().data(), B, M, N);
   }
   if (!err.empty()) ctx->CtxFailure(__FILE__, __LINE__, tensorflow::errors::InvalidArgument(err));
   return err.empty();

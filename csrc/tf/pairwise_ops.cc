@@ -35,10 +35,7 @@ class PairwiseChamferCpuOp : public OpKernel {
   void Compute(OpKernelContext* ctx) override {
     const char* op = "PointopsPairwiseChamfer";
     const Tensor &x = ctx->input(0), &y = ctx->input(1), &x_len = ctx->input(2), &y_len = ctx->input(3);
-    std::string err = check_cloud_sets(op, dims_of(x), dims_of(y));
-    if (err.empty() && symmetric_ && dims_of(x) != dims_of(y))
-      err = std::string(op) + ": symmetric needs y to be x, got x " + shape_string(dims_of(x)) + " and y " +
-            shape_string(dims_of(y));
+    std::string err = check_cloud_sets(op, dims_of(x), dims_of(y), symmetric_);
     if (err.empty())
       err = check_lengths(op, "x_lengths", x_len.flat<int32_t>().data(), dims_of(x_len), x.dim_size(0), x.dim_size(1));
     if (err.empty())

@@ -47,9 +47,7 @@ std::string host_lengths(const char* op, void** buffers, const XlaCall& c, std::
                          std::vector<int32_t>* b_len, cudaStream_t stream, int64_t min_len = 1) {
   std::string err = to_host(op, buffers[2], c.B, a_len, stream);
   if (err.empty()) err = to_host(op, buffers[3], c.B, b_len, stream);
-  if (err.empty()) err = check_lengths(op, "a_lengths", a_len->data(), {c.B}, c.B, c.N, min_len);
-  if (err.empty()) err = check_lengths(op, "b_lengths", b_len->data(), {c.B}, c.B, c.M, min_len);
-  return err;
+  return err.empty() ? check_both_lengths(op, a_len->data(), b_len->data(), c.B, c.N, c.M, min_len) : err;
 }
 
 // The kernels give a cloud whose pair costs overflow the float type an infinite gap ([B] on the host).

@@ -3,22 +3,17 @@
 // kernel) and the transportation auction (PointopsEmdTransport, host and CUDA).
 #include "emd/emd.h"
 #include "emd/transport.h"
+#include "tf/emd_attrs.h"
 #include "tf/xla/lowering.h"
 
 namespace pointops {
 namespace {
 
-// The attributes all three ops share (emd_attrs.h reads the same for the TF kernels).
+// The attributes all three ops share, read as the TF kernels read them (emd_attrs.h).
 class EmdXlaBase : public PointopsXlaOp {
  public:
   EmdXlaBase(tensorflow::OpKernelConstruction* ctx, const char* op) : PointopsXlaOp(ctx), op_(op) {
-    bool squared = false;
-    float rel_tol = 0;
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("squared", &squared));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("rel_tol", &rel_tol));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("max_rounds", &max_rounds_));
-    OP_REQUIRES(ctx, rel_tol > 0, tensorflow::errors::InvalidArgument(op, ": rel_tol must be > 0, got ", rel_tol));
-    squared_ = squared, rel_tol_ = rel_tol;
+    read_emd_attrs(ctx, op, &options_);
   }
 
  protected:
@@ -26,15 +21,13 @@ class EmdXlaBase : public PointopsXlaOp {
   bool prepare(XlaOpKernelContext* ctx, bool equal_sizes, XlaCall* call) {
     if (!check_point_set_inputs(ctx, op_, equal_sizes)) return false;
     *call = point_set_call(ctx);
-    call->squared = squared_, call->rel_tol = rel_tol_, call->max_rounds = max_rounds_;
+    call->squared = options_.squared, call->rel_tol = options_.rel_tol, call->max_rounds = options_.max_rounds;
     return true;
   }
   const char* op_;
 
  private:
-  int squared_ = 0;
-  double rel_tol_ = 1e-3;
-  int64_t max_rounds_ = 0;
+  EmdOptions options_;
 };
 
 class EmdMatchXla : public EmdXlaBase {

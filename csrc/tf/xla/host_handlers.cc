@@ -23,19 +23,12 @@ const T* in_ptr(const void** in, int k) { return static_cast<const T*>(in[k]); }
 template <typename T>
 T* out_ptr(void** out, int k) { return static_cast<T*>(out[k]); }
 
-// Both sides' lengths ([B] each, in [min_len, N] and [min_len, M]).
-std::string check_both_lengths(const char* op, const XlaCall& c, const int32_t* a_len, const int32_t* b_len,
-                               int64_t min_len = 1) {
-  std::string err = check_lengths(op, "a_lengths", a_len, {c.B}, c.B, c.N, min_len);
-  return err.empty() ? check_lengths(op, "b_lengths", b_len, {c.B}, c.B, c.M, min_len) : err;
-}
-
 // The assignment auction of PointopsEmdMatch and PointopsEmdMean: in a, b, a_lengths, b_lengths;
 // out assignment [B, N], gap [B].
 template <typename T>
 std::string emd_assignment(const char* op, void** out, const void** in, const XlaCall& c) {
   const int32_t *a_len = in_ptr<int32_t>(in, 2), *b_len = in_ptr<int32_t>(in, 3);
-  std::string err = check_both_lengths(op, c, a_len, b_len);
+  std::string err = check_both_lengths(op, a_len, b_len, c.B, c.N, c.M);
   if (err.empty()) err = check_equal_lengths(op, a_len, b_len, c.B);
   if (!err.empty()) return err;
   cpu_kernels_of<T>().emd_match(in_ptr<T>(in, 0), in_ptr<T>(in, 1), c.B, c.N, c.D, a_len, c.emd_options(),
@@ -52,7 +45,7 @@ std::string nn_distance_host(void** out, const void** in, const XlaCall& c) {
   return run_typed(c, "PointopsNnDistance", [&](auto zero) -> std::string {
     using T = decltype(zero);
     const int32_t *a_len = in_ptr<int32_t>(in, 2), *b_len = in_ptr<int32_t>(in, 3);
-    std::string err = check_both_lengths("PointopsNnDistance", c, a_len, b_len);
+    std::string err = check_both_lengths("PointopsNnDistance", a_len, b_len, c.B, c.N, c.M);
     if (!err.empty()) return err;
     cpu_kernels_of<T>().nn_distance(in_ptr<T>(in, 0), in_ptr<T>(in, 1), c.B, c.N, c.M, c.D, a_len, b_len,
                                     out_ptr<T>(out, 0), out_ptr<int32_t>(out, 1), out_ptr<T>(out, 2),
@@ -99,7 +92,7 @@ std::string knn_host(void** out, const void** in, const XlaCall& c) {
   return run_typed(c, "PointopsKnn", [&](auto zero) -> std::string {
     using T = decltype(zero);
     const int32_t *a_len = in_ptr<int32_t>(in, 2), *b_len = in_ptr<int32_t>(in, 3);
-    std::string err = check_both_lengths("PointopsKnn", c, a_len, b_len, 0);
+    std::string err = check_both_lengths("PointopsKnn", a_len, b_len, c.B, c.N, c.M, 0);
     if (!err.empty()) return err;
     cpu_kernels_of<T>().knn(in_ptr<T>(in, 0), in_ptr<T>(in, 1), c.B, c.N, c.M, c.D, c.k, Metric(c.norm), a_len,
                             b_len, out_ptr<T>(out, 0), out_ptr<int32_t>(out, 1), pool());
@@ -133,7 +126,7 @@ std::string emd_transport_host(void** out, const void** in, const XlaCall& c) {
   return run_typed(c, "PointopsEmdTransport", [&](auto zero) -> std::string {
     using T = decltype(zero);
     const int32_t *a_len = in_ptr<int32_t>(in, 2), *b_len = in_ptr<int32_t>(in, 3);
-    std::string err = check_both_lengths("PointopsEmdTransport", c, a_len, b_len);
+    std::string err = check_both_lengths("PointopsEmdTransport", a_len, b_len, c.B, c.N, c.M);
     if (!err.empty()) return err;
     cpu_kernels_of<T>().emd_transport(in_ptr<T>(in, 0), in_ptr<T>(in, 1), c.B, c.N, c.M, c.D, a_len, b_len,
                                       c.emd_options(),

@@ -35,11 +35,9 @@ class NnDistanceGradXla : public PointopsXlaOp {
   void Compile(XlaOpKernelContext* ctx) override {
     const char* op = "PointopsNnDistanceGrad";
     const auto a = xla_dims(ctx, 0), b = xla_dims(ctx, 1);
-    std::string err = check_point_sets(op, a, b, false);
-    const char* names[] = {"idx_ab", "idx_ba", "grad_dist_ab", "grad_dist_ba"};
-    for (int k = 0; k < 4 && err.empty(); ++k)
-      err = check_shape(op, names[k], xla_dims(ctx, 2 + k), {a[0], k % 2 == 0 ? a[1] : b[1]});
-    if (!lowering_checks(ctx, err)) return;
+    if (!lowering_checks(ctx, check_nn_grad_shapes(op, a, b, xla_dims(ctx, 2), xla_dims(ctx, 3), xla_dims(ctx, 4),
+                                                   xla_dims(ctx, 5))))
+      return;
     XlaCall call = point_set_call(ctx);
 #if GOOGLE_CUDA
     if (for_gpu()) call.workspace_bytes = nn_distance_grad_cuda_workspace_bytes(call.B, call.N, call.M);

@@ -12,9 +12,7 @@ class PairwiseChamferXla : public PointopsXlaOp {
   void Compile(XlaOpKernelContext* ctx) override {
     const char* op = "PointopsPairwiseChamfer";
     const auto x = xla_dims(ctx, 0), y = xla_dims(ctx, 1);
-    std::string err = check_cloud_sets(op, x, y);
-    if (err.empty() && symmetric_ && x != y)
-      err = std::string(op) + ": symmetric needs y to be x, got x " + shape_string(x) + " and y " + shape_string(y);
+    std::string err = check_cloud_sets(op, x, y, symmetric_);
     if (err.empty()) err = check_shape(op, "x_lengths", xla_dims(ctx, 2), {x[0]});
     if (err.empty()) err = check_shape(op, "y_lengths", xla_dims(ctx, 3), {y[0]});
     if (!lowering_checks(ctx, err)) return;

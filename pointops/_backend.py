@@ -249,8 +249,7 @@ def backend_info():
 
 
 _cuda_problem = _check_cuda_driver()
-if _ops is not None:
-    _no_gpu_kernels = gpu_without_cuda_kernels(build_info().get("cuda", "OFF") == "ON",
-                                               tf.config.list_physical_devices("GPU"))
+if _ops is not None and build_info().get("cuda", "OFF") != "ON":  # GPUs are listed only where it matters
+    _no_gpu_kernels = gpu_without_cuda_kernels(False, tf.config.list_physical_devices("GPU"))
     if _no_gpu_kernels:
         warnings.warn(_no_gpu_kernels, RuntimeWarning, stacklevel=2)

@@ -230,6 +230,13 @@ def time_median(fn, a, b, budget_s):
     return statistics.median(times)
 
 
+def time_and_memory(fn, a, b, budget_s):
+    """(time_median's seconds, the peak extra bytes while it ran)."""
+    with PeakMemory() as peak:
+        seconds = time_median(fn, a, b, budget_s)
+    return seconds, peak.extra
+
+
 def clouds_of(case, rng):
     """Two float32 batches [B, N, D] for a case: uniform in the unit cube, or sampled from meshes."""
     if case.clouds == "mesh":
@@ -247,9 +254,7 @@ def run_case(case, budget_s, rng):
         if estimated > MEMORY_LIMIT:
             result.notes.append(f"{name} skipped: needs about {estimated / 2**30:.0f} GiB")
             continue
-        with PeakMemory() as memory:
-            result.times[name] = time_median(fn, a, b, budget_s)
-        result.memory[name] = memory.extra
+        result.times[name], result.memory[name] = time_and_memory(fn, a, b, budget_s)
     if case.op == "emd_fwd" and "scipy linear_sum_assignment" in result.times:
         _, assignment = pointops.emd(a, b, batch_reduction=None, return_assignment=True)
         ours = np.linalg.norm(a.numpy() - np.take_along_axis(b.numpy(), assignment.numpy()[..., None], 1), axis=-1).mean(1)

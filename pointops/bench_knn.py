@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 import pointops
-from pointops.bench import MB, Case, PeakMemory, clouds_of, time_median
+from pointops.bench import MB, Case, clouds_of, time_and_memory
 
 
 def broadcast_knn(a, b, k):
@@ -52,9 +52,7 @@ def run(budget_s, log=print):
         a, b = clouds_of(Case("knn", B, N, 3, clouds), rng)
         times, memory = {}, {}
         for name, fn in implementations(B, N, k, norm, a, b).items():
-            with PeakMemory() as peak:
-                times[name] = time_median(fn, a, b, budget_s)
-            memory[name] = peak.extra
+            times[name], memory[name] = time_and_memory(fn, a, b, budget_s)
         ours = times["pointops"]
 
         def cell(name, scale=1e3, unit=" ms"):

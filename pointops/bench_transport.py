@@ -12,7 +12,7 @@ import tensorflow as tf
 
 import pointops
 from pointops._emd import plan_cost
-from pointops.bench import MB, Case, PeakMemory, clouds_of, pot_emd, time_median
+from pointops.bench import MB, Case, PeakMemory, clouds_of, pot_emd, time_and_memory
 
 SIZES = (1024, 2048, 8192)
 
@@ -28,9 +28,7 @@ def run(budget_s, log=print):
         a, _ = clouds_of(Case("emd", 1, n, 3, clouds), rng)
         _, b = clouds_of(Case("emd", 1, m, 3, clouds), rng)
         ours_fn = lambda x, y: pointops.emd(x, y, a_lengths=[n], b_lengths=[m])  # the transport path, also at N == M
-        with PeakMemory() as peak:
-            ours_s = time_median(ours_fn, a, b, budget_s)
-        ours_memory = peak.extra
+        ours_s, ours_memory = time_and_memory(ours_fn, a, b, budget_s)
         # The value and the gap from one more solve (the timed calls return only the value).
         plan_i, plan_j, mass, gap = pointops.emd_plan(a, b)
         value, gap = float(tf.reduce_sum(plan_cost(a, b, plan_i, plan_j, mass, squared=False))), float(gap[0])

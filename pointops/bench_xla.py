@@ -8,19 +8,13 @@ import numpy as np
 import tensorflow as tf
 
 import pointops
-from pointops.bench import MB, MEMORY_LIMIT, Case, PeakMemory, clouds_of, time_median, with_backward
+from pointops.bench import MB, MEMORY_LIMIT, Case, clouds_of, time_and_memory, time_median, with_backward
 
 # (op, B, N, whether the pure-TF path under XLA is run: it builds [B, N, N] per direction, and its auction
 # takes minutes per step at these sizes)
 CASES = [("chamfer", 8, 2048, True), ("emd", 8, 2048, False), ("chamfer", 32, 8192, False), ("emd", 1, 4096, False)]
 FUNCTIONS = {"chamfer": (pointops.chamfer_distance, pointops.reference.chamfer_distance),
              "emd": (pointops.emd, pointops.reference.emd)}
-
-
-def _timed(fn, a, b, budget_s):
-    with PeakMemory() as peak:
-        seconds = time_median(fn, a, b, budget_s)
-    return seconds, peak.extra
 
 
 def _keras_step_times(budget_s, rng, points):
@@ -49,10 +43,10 @@ def run(budget_s, log=print, cases=CASES, keras_points=2048):
         log(f"xla {op} B={B} N={N}")
         a, b = clouds_of(Case(op, B, N, 3), rng)
         ours, reference = FUNCTIONS[op]
-        plain_s, plain_mem = _timed(tf.function(with_backward(ours), jit_compile=False), a, b, budget_s)
-        xla_s, xla_mem = _timed(tf.function(with_backward(ours), jit_compile=True), a, b, budget_s)
+        plain_s, plain_mem = time_and_memory(tf.function(with_backward(ours), jit_compile=False), a, b, budget_s)
+        xla_s, xla_mem = time_and_memory(tf.function(with_backward(ours), jit_compile=True), a, b, budget_s)
         if fallback and B * N * N * 4 * 8 < MEMORY_LIMIT:
-            old_s, old_mem = _timed(tf.function(with_backward(reference), jit_compile=True), a, b, budget_s)
+            old_s, old_mem = time_and_memory(tf.function(with_backward(reference), jit_compile=True), a, b, budget_s)
             old = f"{old_s * 1e3:.1f} ms | {old_mem / MB:.0f} MB"
         else:
             old = "skipped | -"

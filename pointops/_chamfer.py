@@ -15,6 +15,25 @@ def safe_sqrt(x):
     return tf.where(zero, tf.zeros_like(x), tf.sqrt(tf.where(zero, tf.ones_like(x), x)))
 
 
+def euclidean_norm(diff):
+    """|diff| over the last axis, without the overflow or underflow of squaring: each vector is divided by
+    its largest |component| (held constant for the gradient, as the norm is homogeneous) before the
+    squares. 0 with gradient 0 at diff = 0; inf for an infinite component, NaN for a NaN one."""
+    largest = tf.stop_gradient(tf.reduce_max(tf.abs(diff), axis=-1, keepdims=True))
+    unit = tf.where((largest > 0) & (largest < float("inf")), largest, tf.ones_like(largest))
+    return safe_sqrt(tf.reduce_sum(tf.square(diff / unit), axis=-1)) * unit[..., 0]
+
+
+def euclidean_to(query, ref, idx):
+    """|query_i - ref_idx[i]| per point ([B, N]) for query [B, N, D], ref [B, M, D], idx [B, N]; 0 where idx
+    is -1, in float64: right wherever the distance is representable (euclidean_norm), also where the
+    coordinate differences of float32 points are subnormal (TensorFlow would flush them to zero)."""
+    query, ref = _inputs.widen(query), _inputs.widen(ref)
+    near = tf.gather(ref, tf.maximum(idx, 0), batch_dims=1)
+    distance = euclidean_norm(query - near)
+    return tf.where(idx >= 0, distance, tf.zeros_like(distance))
+
+
 def valid_counts(per_point, lengths):
     """Number of valid points per cloud, [B], in the dtype of per_point [B, N]."""
     if lengths is None:
@@ -39,12 +58,12 @@ def reduce_batch(per_cloud, batch_reduction, weights=None):
     weights sum to 0, as in PyTorch3D)."""
     if batch_reduction is None:
         return per_cloud
-    total = tf.reduce_sum(per_cloud)
     if batch_reduction == "sum":
-        return total
+        return tf.reduce_sum(per_cloud)
     if weights is not None:
-        return tf.math.divide_no_nan(total, tf.reduce_sum(weights))
+        return tf.math.divide_no_nan(tf.reduce_sum(per_cloud), tf.reduce_sum(weights))
     # As above: reduce_mean's eager gradient costs about 0.5 ms, a sum times a constant much less.
+    total = tf.reduce_sum(per_cloud)
     size = per_cloud.shape[0]
     if size is None:
         return total * (1 / tf.cast(tf.size(per_cloud), total.dtype))
@@ -133,9 +152,10 @@ def make_chamfer_distance(nn_distance, knn, chamfer_mean=None):
             dist_ab, idx_ab = (t[..., 0] for t in knn(a, b, 1, a_lengths, b_lengths, norm=1))
             dist_ba, idx_ba = (t[..., 0] for t in knn(b, a, 1, b_lengths, a_lengths, norm=1))
         dtype = dist_ab.dtype
+        if not squared:  # from the points: the square root of a squared distance that under- or overflowed would be wrong
+            a_points, b_points, _ = _inputs.prepare_points("chamfer_distance", a, b)
+            dist_ab, dist_ba = euclidean_to(a_points, b_points, idx_ab), euclidean_to(b_points, a_points, idx_ba)
         dist_ab, dist_ba = _inputs.widen(dist_ab), _inputs.widen(dist_ba)
-        if not squared:
-            dist_ab, dist_ba = safe_sqrt(dist_ab), safe_sqrt(dist_ba)
         if weights is not None:
             weights = cloud_weights(weights, dist_ab.shape[0], dist_ab.dtype)
         sides = []  # (per-point distances, lengths, per-point normal terms or None)

@@ -43,7 +43,7 @@ def make_density_aware_chamfer(nn_distance):
         dist_ab, dist_ba = _inputs.widen(dist_ab), _inputs.widen(dist_ba)
         n_a = _chamfer.valid_counts(dist_ab, a_lengths)
         n_b = _chamfer.valid_counts(dist_ba, b_lengths)
-        alpha = tf.cast(alpha, dist_ab.dtype)
+        alpha = _inputs.parameter_tensor(alpha, dist_ab.dtype)
         side_a = _dcd_side(dist_ab, idx_ab, tf.shape(dist_ba)[1], n_a, n_a / n_b, alpha, n_lambda)
         side_b = _dcd_side(dist_ba, idx_ba, tf.shape(dist_ab)[1], n_b, n_b / n_a, alpha, n_lambda)
         return tf.cast(_chamfer.reduce_batch((side_a + side_b) / 2, batch_reduction), dtype)
@@ -59,13 +59,14 @@ def make_f_score(nn_distance):
         points within threshold of a, F = 2PR / (P + R) (0 when both are 0). Returns
         (f_score, precision, recall), each [B]. The threshold must be finite and >= 0."""
         threshold = _inputs.check_parameter("f_score", "threshold", threshold, allow_zero=True)
-        dist_ab, idx_ab, dist_ba, idx_ba = nn_distance(a, b, a_lengths, b_lengths)
-        dtype = dist_ab.dtype
-        dist_ab, dist_ba = _inputs.widen(dist_ab), _inputs.widen(dist_ba)
-        t2 = tf.cast(threshold, dist_ab.dtype) ** 2  # compare squared distances: no sqrt needed
+        _, idx_ab, _, idx_ba = nn_distance(a, b, a_lengths, b_lengths)
+        a_points, b_points, dtype = _inputs.prepare_points("f_score", a, b)
+        # Euclidean distances from the points, not squared ones: a small threshold's square underflows.
+        dist_ab, dist_ba = _chamfer.euclidean_to(a_points, b_points, idx_ab), _chamfer.euclidean_to(b_points, a_points, idx_ba)
+        limit = _inputs.parameter_tensor(threshold, dist_ab.dtype)
 
         def share(dist, idx, lengths):
-            hits = tf.cast((dist < t2) & (idx >= 0), dist.dtype)
+            hits = tf.cast((dist < limit) & (idx >= 0), dist.dtype)
             return tf.reduce_sum(hits, axis=1) / _chamfer.valid_counts(dist, lengths)
 
         precision, recall = share(dist_ab, idx_ab, a_lengths), share(dist_ba, idx_ba, b_lengths)

@@ -4,7 +4,7 @@ import math
 
 import tensorflow as tf
 
-from pointops import _chamfer, _gather, _inputs
+from pointops import _chamfer, _gather, _inputs, _scale
 
 DEFAULT_EPS = 1e-3
 MAX_LCM_UNITS = 8192  # the pure-TF path's transport: the largest dense assignment it builds
@@ -28,8 +28,9 @@ def _pair_cost(a_points, b_points, valid, squared):
         valid = valid[..., None]
         a_points = tf.where(valid, a_points, tf.zeros_like(a_points))
         b_points = tf.where(valid, b_points, tf.zeros_like(b_points))
-    d2 = tf.reduce_sum(tf.square(a_points - b_points), axis=-1)
-    return d2 if squared else _chamfer.safe_sqrt(d2)
+    # In float64: float32 points' differences may be subnormal, which TensorFlow flushes to zero.
+    diff = _inputs.widen(a_points) - _inputs.widen(b_points)
+    return tf.reduce_sum(tf.square(diff), axis=-1) if squared else _chamfer.euclidean_norm(diff)
 
 
 def matched_cost(a, b, assignment, squared, padded=True):
@@ -49,7 +50,7 @@ def plan_cost(a, b, plan_i, plan_j, mass, squared):
     gather's gradient, a segment sum: deterministic on the CPU, on a GPU only under op determinism)."""
     a_points = _gather.gather_points(a, tf.maximum(plan_i, 0))
     b_points = _gather.gather_points(b, tf.maximum(plan_j, 0))
-    return tf.cast(mass, a.dtype) * _pair_cost(a_points, b_points, plan_i >= 0, squared)
+    return _inputs.widen(mass) * _inputs.widen(_pair_cost(a_points, b_points, plan_i >= 0, squared))
 
 
 def _overflow_message(dtype):
@@ -57,23 +58,24 @@ def _overflow_message(dtype):
             f"{dtype.max:.2g}); scale the clouds down" + (" or use float64" if dtype != tf.float64 else ""))
 
 
-def assert_costs_fit(a, b, lengths, dtype):
-    """For the reference path, which has no kernel to tell: an error when a cloud with finite
-    coordinates spans so far that its squared distances overflow dtype (a [B, N, D], lengths [B])."""
+def assert_costs_fit(a, b, lengths, exponent, squared, dtype):
+    """For the reference path, which has no kernel to tell: an error when a cloud's pair costs at its
+    own scale overflow dtype, by the CPU kernels' rule (auction_schedule.h costs_fit_unscaled). a, b:
+    [B, N, D] float64 clouds scaled by 2^-exponent ([B]), lengths [B]; NaN clouds pass (NaN gap)."""
     valid = tf.sequence_mask(lengths, tf.shape(a)[1])[..., None]
     points, mask = tf.concat([a, b], 1), tf.concat([valid, valid], 1)
     hi = tf.reduce_max(tf.where(mask, points, tf.constant(-float("inf"), a.dtype)), 1)
     lo = tf.reduce_min(tf.where(mask, points, tf.constant(float("inf"), a.dtype)), 1)
-    finite = tf.reduce_all(tf.math.is_finite(hi) & tf.math.is_finite(lo), -1)
-    span2 = tf.reduce_sum(tf.square(tf.cast(hi, tf.float64) - tf.cast(lo, tf.float64)), -1)
-    overflow = finite & ~(span2 < dtype.max / 2)
+    span2 = tf.reduce_sum(tf.square(hi - lo), -1)
+    largest = _scale.ldexp(span2 if squared else tf.sqrt(span2), exponent * (2 if squared else 1))
+    overflow = tf.math.is_finite(span2) & ~(largest < dtype.max / 2)
     return tf.debugging.Assert(~tf.reduce_any(overflow), [_overflow_message(dtype)])
 
 
 def check_cost_range(gap, dtype):
-    """The kernels give a cloud whose pair costs overflow the float type an infinite gap (the CPU
-    op raises by itself, naming the magnitude; on a GPU only the gap tells): an error, never a
-    silently wrong assignment."""
+    """The CUDA kernels give a cloud whose pair costs overflow the float type an infinite gap (the CPU
+    kernels scale such a cloud instead: csrc/core/common/pair_scale.h): an error, never a silently
+    wrong assignment."""
     fits = tf.reduce_all(tf.not_equal(gap, tf.constant(float("inf"), gap.dtype)))  # NaN (NaN input) passes
     with tf.control_dependencies([tf.debugging.Assert(fits, [_overflow_message(dtype)])]):
         return tf.identity(gap)
@@ -132,7 +134,7 @@ def make_lcm_transport(emd_match):
 
 def assignment_per_cloud(a, b, assignment, a_lengths, squared, point_reduction, padded=True):
     """An assignment's cost reduced over each cloud's valid points ([B]; [B, N] for None)."""
-    cost = matched_cost(a, b, assignment, squared, padded=padded)
+    cost = _inputs.widen(matched_cost(a, b, assignment, squared, padded=padded))
     return _chamfer.reduce_points(cost, _chamfer.valid_counts(cost, a_lengths), point_reduction)
 
 
@@ -148,7 +150,7 @@ def mean_cost_gradient(a, b, assignment, a_lengths, gap, squared, grad):
     if squared:
         slope = 2 * diff
     else:
-        slope = tf.math.divide_no_nan(diff, tf.sqrt(tf.reduce_sum(tf.square(diff), -1, keepdims=True)))
+        slope = tf.math.divide_no_nan(diff, _chamfer.euclidean_norm(diff)[..., None])
     weight = grad / (tf.cast(tf.shape(a)[0], a.dtype) * tf.cast(a_lengths, a.dtype))
     weight = tf.where(tf.math.is_nan(gap), tf.zeros_like(weight), weight)[:, None, None]
     grad_a = tf.where(valid, slope * weight, tf.zeros_like(slope))

@@ -63,9 +63,11 @@ def prepare_points(op, a, b, equal_sizes=False):
 
 
 def widen(x):
-    """x in the dtype its sums and counts need: float32 for float16/bfloat16 (whose largest value,
-    65504 for float16, is below the point counts users have), else unchanged."""
-    return tf.cast(x, _COMPUTE_DTYPE[x.dtype])
+    """x in the dtype its sums and counts need: float64. float16's largest value, 65504, is below the
+    point counts users have, and float32's sums of distances near its largest value overflow, or their
+    terms divided by the count underflow (TensorFlow flushes subnormal numbers to zero), where the mean
+    itself is representable."""
+    return tf.cast(x, tf.float64)
 
 
 def full_lengths(points, dtype=tf.int32):
@@ -132,3 +134,9 @@ def check_parameter(op, name, value, allow_zero):
     if not (number >= 0 if allow_zero else number > 0) or number == float("inf"):
         raise ValueError(f"{op}: {name} must be finite and {'>= 0' if allow_zero else '> 0'}, got {value!r}")
     return number
+
+
+def parameter_tensor(value, dtype):
+    """check_parameter's result as a tensor of dtype. A Python number goes straight to dtype: tf.cast
+    would first make it a float32 tensor, in which 1e-169 is 0 and 1e40 is inf."""
+    return tf.cast(value, dtype) if isinstance(value, tf.Tensor) else tf.constant(value, dtype)

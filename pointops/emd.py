@@ -15,8 +15,9 @@ def emd_match(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b
     gap, on how far the assignment's mean cost is above the optimal mean cost. The auction stops
     once gap_bound <= eps * mean cost (eps default 1e-3), or after max_iter bidding rounds (the
     assignment is then completed greedily and its larger gap reported). A cloud with a NaN or
-    infinite coordinate gets the identity assignment and a NaN gap. Clouds whose squared distances
-    overflow the float type (coordinates near 1e19 in float32) raise InvalidArgumentError.
+    infinite coordinate gets the identity assignment and a NaN gap. Any finite coordinates work on the
+    CPU (tiny or huge clouds are solved scaled by a power of two); on a GPU, clouds whose squared
+    distances overflow the float type (coordinates near 1e19 in float32) raise InvalidArgumentError.
     """
     ops = _backend.compiled_ops()
     if ops is None:

@@ -9,7 +9,7 @@ non-finite input is not given the compiled op's NaN rule here.
 """
 import tensorflow as tf
 
-from pointops import _auction_tf, _chamfer, _density, _emd, _inputs, _knn_args
+from pointops import _auction_tf, _chamfer, _density, _emd, _inputs, _knn_args, _scale
 
 
 def squared_distance_to(query, ref, idx):
@@ -20,11 +20,12 @@ def squared_distance_to(query, ref, idx):
 def distance_to_neighbours(query, ref, idx, norm):
     """The distances from query [B, N, D] to ref [B, M, D] at idx [B, N, k]: squared Euclidean (norm
     2) or L1 (norm 1), [B, N, k]; 0 where idx is -1. Differentiable in query and ref (the gradient of
-    |x| at 0 is 0)."""
-    neighbours = tf.gather(ref, tf.maximum(idx, 0), batch_dims=1)  # [B, N, k, D]
-    diff = query[:, :, None, :] - neighbours
+    |x| at 0 is 0). Computed in float64, where float32 points' differences and their squares are neither
+    subnormal (which TensorFlow flushes to zero) nor overflowing, and rounded once to the points' dtype."""
+    neighbours = tf.gather(_inputs.widen(ref), tf.maximum(idx, 0), batch_dims=1)  # [B, N, k, D]
+    diff = _inputs.widen(query)[:, :, None, :] - neighbours
     d = tf.reduce_sum(tf.square(diff) if norm == 2 else tf.abs(diff), axis=-1)
-    return tf.where(idx >= 0, d, tf.zeros_like(d))
+    return tf.cast(tf.where(idx >= 0, d, tf.zeros_like(d)), query.dtype)
 
 
 def _k_nearest_one(k, norm):
@@ -44,10 +45,14 @@ def _k_nearest_one(k, norm):
 
 
 def _k_nearest(query, ref, query_len, ref_len, k, norm):
-    """Indices [B, N, k] of the k nearest valid ref points, one cloud at a time, without gradient."""
+    """Indices [B, N, k] of the k nearest valid ref points, one cloud at a time, without gradient; each
+    pair searched at the kernels' scale (_scale)."""
     if query.shape[0] == 0:  # map_fn cannot stack zero results
         return tf.zeros([0, tf.shape(query)[1], k], tf.int32)
-    return tf.map_fn(_k_nearest_one(k, norm), (tf.stop_gradient(query), tf.stop_gradient(ref), query_len, ref_len),
+    query, ref = tf.stop_gradient(query), tf.stop_gradient(ref)
+    exponent = _scale.pair_exponent(query, ref, query_len, ref_len)
+    query, ref = _scale.ldexp(query, -exponent), _scale.ldexp(ref, -exponent)
+    return tf.map_fn(_k_nearest_one(k, norm), (query, ref, query_len, ref_len),
                      fn_output_signature=tf.TensorSpec([None, k], tf.int32))
 
 
@@ -86,12 +91,14 @@ def emd_match(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b
     rel_tol, max_rounds = _emd.check_emd_options(eps, max_iter)
     a, b, a_len, b_len, dtype = _inputs.prepare("emd", a, b, a_lengths, b_lengths, equal_sizes=True)
     checks = (_inputs.assert_lengths("emd", a, a_len, "a_lengths") + _inputs.assert_lengths("emd", b, b_len, "b_lengths")
-              + [tf.debugging.assert_equal(a_len, b_len, message="emd: EMD here needs equal sizes (a_lengths == b_lengths)"),
-                 _emd.assert_costs_fit(a, b, a_len, a.dtype)])
+              + [tf.debugging.assert_equal(a_len, b_len, message="emd: EMD here needs equal sizes (a_lengths == b_lengths)")])
     with tf.control_dependencies(checks):
-        assignment, gap = _auction_tf.auction(tf.cast(a, tf.float64), tf.cast(b, tf.float64), a_len, squared,
-                                              rel_tol, max_rounds)
-    return assignment, tf.cast(gap, dtype)
+        # At the kernels' scale (_scale), where the costs fit; the gap is scaled back.
+        exponent = _scale.pair_exponent(a, b, a_len, b_len)
+        a64, b64 = (_scale.ldexp(tf.cast(x, tf.float64), -exponent) for x in (a, b))
+        with tf.control_dependencies([_emd.assert_costs_fit(a64, b64, a_len, exponent, squared, a.dtype)]):
+            assignment, gap = _auction_tf.auction(a64, b64, a_len, squared, rel_tol, max_rounds)
+    return assignment, tf.cast(_scale.ldexp(gap, exponent * (2 if squared else 1)), dtype)
 
 
 transport = _emd.make_lcm_transport(emd_match)

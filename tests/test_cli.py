@@ -8,8 +8,10 @@ import sys
 import numpy as np
 import ot
 import pytest
+import tensorflow as tf
 
 import pointops
+from pointops._cli_args import plain_error
 from pointops.io import PointFileError, read_points
 
 
@@ -165,13 +167,25 @@ def test_unsupported_ply_type_is_named_in_words(tmp_path, rng):
         read_points(tmp_path / "odd.ply")
 
 
-def test_skipped_pair_message_has_no_tensorflow_internals(tmp_path):
-    """EMD of clouds whose costs overflow float64 is refused by the kernel; the reason is given in words."""
-    for side in ("pred", "gt"):
+def test_far_clouds_are_evaluated(tmp_path):
+    """Clouds spanning 1e160 (whose squared distances overflow float64) are evaluated, not skipped: the
+    kernels scale them (issue #31)."""
+    for side, shift in (("pred", 0.0), ("gt", 3e159)):
         (tmp_path / side).mkdir()
-        np.save(tmp_path / side / "far.npy", np.array([[0, 0, 0], [1e160, 0, 0]]))
+        np.save(tmp_path / side / "far.npy", np.array([[0, 0, 0], [1e160, 0, 0]]) + [shift, 0, 0])
     out = run("eval", tmp_path / "pred", tmp_path / "gt", "--json", tmp_path / "out.json")
-    assert out.returncode == 1
-    reason = json.loads((tmp_path / "out.json").read_text())["skipped"]["far"]
+    assert out.returncode == 0, out.stderr
+    row = json.loads((tmp_path / "out.json").read_text())["pairs"]["far"]
+    assert row["EMD"] == pytest.approx(3e159, rel=1e-3)
+
+
+def test_error_message_has_no_tensorflow_internals():
+    """What eval prints for a pair the kernel refuses (here squared costs that truly overflow float64)
+    is the kernel's reason in words, without TensorFlow's function-node prefix."""
+    far = np.array([[[0.0, 0, 0], [1e160, 0, 0]]])
+    with pytest.raises(tf.errors.InvalidArgumentError) as caught:
+        pointops.emd(far, far[:, ::-1], squared=True)
+    assert "function_node" in str(caught.value)  # what the message would carry
+    reason = plain_error(caught.value)
     assert "overflow float64" in reason
     assert "{{" not in reason and "function_node" not in reason and "job:localhost" not in reason

@@ -196,10 +196,12 @@ def test_default_emd_of_non_finite_or_empty_batches_is_nan(rng):
 
 
 def test_default_emd_of_overflowing_costs_raises():
+    """Squared costs of 1e40 overflow float32: refused. The Euclidean costs (1e20) fit: solved (issue #31)."""
     a = np.zeros((1, 4, 3), np.float32)
     a[0, 0, 0] = 1e20
     with pytest.raises(tf.errors.InvalidArgumentError, match="overflow"):
-        pointops.emd(a, np.zeros((1, 4, 3), np.float32))
+        pointops.emd(a, np.zeros((1, 4, 3), np.float32), squared=True)
+    assert pointops.emd(a, np.zeros((1, 4, 3), np.float32)).numpy() == pytest.approx(1e20 / 4, rel=1e-6)
 
 
 def test_emd_mean_op_checks_its_inputs():

@@ -59,3 +59,31 @@ def test_emd_is_a_permutation_within_its_bound(n, batch, dim, seed, duplicates):
         rows, cols = linear_sum_assignment(cost)
         excess = cost[np.arange(n), assignment[k]].mean() - cost[rows, cols].mean()
         assert excess <= gap[k] + 1e-9
+
+
+@st.composite
+def scaled_clouds(draw):
+    """Clouds of coordinates in [1, 2) in magnitude (random signs) scaled by 2^s, s drawn over the
+    dtype's range (float32: -120..120, float64: -1000..1000), and the unit-size clouds they stand for."""
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    s = draw(st.integers(-120, 120) if dtype == np.float32 else st.integers(-1000, 1000))
+    B, N, M, D = draw(st.integers(1, 2)), draw(st.integers(1, 50)), draw(st.integers(1, 50)), draw(st.integers(1, 8))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    make = lambda n: np.ldexp(rng.choice([-1.0, 1.0], (B, n, D)) * (1 + rng.random((B, n, D))), s).astype(dtype)
+    a, b = make(N), make(M)
+    return a, b, s, np.ldexp(a.astype(np.float64), -s), np.ldexp(b.astype(np.float64), -s)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scaled_clouds(), st.sampled_from([pointops, pointops.reference]))
+def test_nearest_neighbours_and_cd_l1_at_any_scale(case, ops):
+    """Scale is a parameter: indices and CD-L1 against float64 numpy on the clouds scaled back."""
+    a, b, s, ua, ub = case
+    _, idx_ab, _, idx_ba = [x.numpy() for x in ops.nn_distance(a, b)]
+    d = np.sqrt(((ua[:, :, None] - ub[:, None]) ** 2).sum(-1))
+    # Ties (equal distances at unit scale) may go either way only where float32 rounding merges them.
+    np.testing.assert_allclose(np.take_along_axis(d, idx_ab[..., None], 2)[..., 0], d.min(2), rtol=1e-6)
+    np.testing.assert_allclose(np.take_along_axis(d, idx_ba[:, None], 1)[:, 0], d.min(1), rtol=1e-6)
+    cd1 = ops.chamfer_distance(a, b, squared=False, batch_reduction=None).numpy()
+    true = np.ldexp(d.min(2).mean(1) + d.min(1).mean(1), s)
+    np.testing.assert_allclose(cd1, true, rtol=1e-5 if a.dtype == np.float32 else 1e-12)

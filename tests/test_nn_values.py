@@ -51,23 +51,24 @@ def test_duplicates_and_coincident_points_take_lowest_index(rng, algorithm):
 
 
 @pytest.mark.parametrize("algorithm", ["brute", "tree"])
-def test_squares_that_overflow_take_the_lowest_index(rng, algorithm):
-    """Finite float32 clouds about 2e20 apart: most squared distances overflow to inf, and a query whose
-    distances are all inf must still get the lowest index (0), as the oracle computed in float32 (the
-    same operations in the same order, and argmin's first index) says. A shared point and its
+def test_squares_that_overflow_still_find_the_nearest(rng, algorithm):
+    """Finite float32 clouds about 2e20 apart: most squared distances overflow float32. The kernels search
+    a copy scaled by a power of two (issue #31), so every query gets its true nearest neighbour (float64
+    oracle) and a distance that is inf exactly where the true square overflows. A shared point and its
     neighbours keep finite distances."""
     a = (rng.random((1, 1500, 3)) * 1e20 + 1e20).astype(np.float32)
     b = (-rng.random((1, 1200, 3)) * 1e20 - 1e20).astype(np.float32)
     b[0, 100] = a[0, 5]
     got = [x.numpy()[0] for x in pointops.nn_distance(a, b, algorithm=algorithm)]
     for query, ref, dist, idx in ((a[0], b[0], got[0], got[1]), (b[0], a[0], got[2], got[3])):
-        diff = query[:, None, :] - ref[None, :, :]
-        with np.errstate(over="ignore"):
-            d = (diff[..., 0] * diff[..., 0] + diff[..., 1] * diff[..., 1]) + diff[..., 2] * diff[..., 2]
+        d = ((query[:, None, :].astype(np.float64) - ref[None, :, :]) ** 2).sum(-1)
         want_i = d.argmin(1)
-        assert np.isinf(d.min(1)).mean() > 0.5  # the case under test: rows of inf only
+        with np.errstate(over="ignore"):
+            want_d = d.min(1).astype(np.float32)
+        assert np.isinf(want_d).mean() > 0.5  # the case under test: true squares beyond float32
         np.testing.assert_array_equal(idx, want_i)
-        np.testing.assert_array_equal(dist, d[np.arange(len(query)), want_i])
+        np.testing.assert_array_equal(np.isinf(dist), np.isinf(want_d))
+        np.testing.assert_allclose(dist[~np.isinf(dist)], want_d[~np.isinf(want_d)], rtol=1e-6)
 
 
 @pytest.mark.parametrize("D", [2, 3])

@@ -35,27 +35,32 @@ def test_emd_costs_that_overflow_are_an_error_naming_the_magnitude(dtype, scale)
         rng = np.random.default_rng(0)
         a = (rng.random((2, 50, 3)) * {scale}).astype("{dtype}")
         b = (rng.random((2, 50, 3)) * {scale}).astype("{dtype}")
+        # Squared costs beyond the dtype are refused, with the magnitude; Euclidean ones fit and are solved
+        # on the clouds scaled by a power of two (issue #31), which gives the scaled-down clouds' value.
         with pytest.raises(ValueError, match=r"cloud 0 overflow {dtype}: its points span [0-9.]+e\\+[0-9]+, whose square exceeds"):
-            _C.emd_match(a, b)
+            _C.emd_match(a, b, squared=True)
         with pytest.raises(tf.errors.InvalidArgumentError, match="overflow {dtype}"):
-            pointops.emd(a, b)
-        # The same clouds scaled down are fine: the auction itself is scale-free.
+            pointops.emd(a, b, squared=True)
         small = pointops.emd(a / {scale}, b / {scale}).numpy()
         assert np.isfinite(small) and small > 0
+        np.testing.assert_allclose(pointops.emd(a, b).numpy() / {scale}, small, rtol=2e-3)
     """)
 
 
 def test_eval_skips_and_counts_a_pair_whose_costs_overflow(tmp_path):
+    """Clouds at 1e200 are evaluated (scaled by the kernels, issue #31); clouds spanning -1.5e308 to 1.5e308,
+    whose EMD costs themselves overflow float64, are skipped with the reason."""
     rng = np.random.default_rng(1)
     for folder in ("pred", "gt"):
         (tmp_path / folder).mkdir()
+        np.save(tmp_path / folder / "huge.npy", (rng.random((40, 3)) * 2 - 1) * 1.5e308)
         np.save(tmp_path / folder / "big.npy", rng.random((40, 3)) * 1e200)
         np.save(tmp_path / folder / "fine.npy", rng.random((40, 3)))
     run = subprocess.run([sys.executable, "-m", "pointops", "eval", str(tmp_path / "pred"), str(tmp_path / "gt")],
                          capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path)
     assert run.returncode == 1, run.stderr[-2000:]
-    assert "means over 1 of 2 pairs" in run.stdout
-    assert "skipped big" in run.stderr and "overflow float64" in run.stderr
+    assert "means over 2 of 3 pairs" in run.stdout
+    assert "skipped huge" in run.stderr and "overflow float64" in run.stderr
 
 
 def test_empty_batch_is_a_no_op_everywhere():
@@ -208,7 +213,7 @@ def test_command_hides_tensorflow_start_up_log():
 def test_parameters_out_of_range_are_errors_not_other_answers():
     """A negative F-score threshold used to act as its absolute value (it is squared); an int64
     neighbour index past int32 used to wrap into range (now it is an error that names it)."""
-    expect_ok("""
+    expect_ok(r"""
         import numpy as np, pytest, tensorflow as tf, pointops
         from pointops import _C
         a = np.random.default_rng(6).random((1, 20, 3)).astype(np.float32)

@@ -39,5 +39,6 @@ def match_cost(xyz1, xyz2, match):
     Gradients reach xyz1 and xyz2 with the plan held constant; they are 0, not NaN, at coincident points."""
     xyz1, xyz2 = tf.convert_to_tensor(xyz1), tf.convert_to_tensor(xyz2)
     diff = xyz2[:, :, None, :] - xyz1[:, None, :, :]  # [B, M, N, 3], as dense as the original op
-    distance = _chamfer.safe_sqrt(tf.reduce_sum(tf.square(diff), -1))
-    return tf.reduce_sum(tf.stop_gradient(tf.cast(match, distance.dtype)) * distance, axis=[1, 2])
+    distance = _inputs.widen(_chamfer.euclidean_norm(diff))  # right at any scale; summed in float64
+    cost = tf.reduce_sum(tf.stop_gradient(_inputs.widen(match)) * distance, axis=[1, 2])
+    return tf.cast(cost, xyz1.dtype)

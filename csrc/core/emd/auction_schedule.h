@@ -5,6 +5,7 @@
 // represent (an increment under one ulp of the prices would stall the auction). The CPU auctions'
 // own rules (a lower start, gaps only when worth computing, intermediate phases that stop short)
 // and their loop over the phases are in emd/eps_scaling.h.
+#include <cmath>
 #include <cstdint>
 
 #include "common/point_math.h"
@@ -47,6 +48,15 @@ POINTOPS_HD bool cost_fits(double max_cost, bool squared) {
   const double largest = sizeof(T) == 4 ? 3.4028234663852886e38 : 1.7976931348623157e308;
   const double squared_cost = squared ? max_cost : max_cost * max_cost;
   return squared_cost < largest / 2;  // a margin for rounding; false for inf and NaN too
+}
+
+// For clouds scaled by 2^-k (common/pair_scale.h), whose scaled costs always fit: true when every
+// pair cost at the clouds' own scale (max_cost 2^k, squared: 2^2k) is finite in T. Where it is not, the
+// cloud is refused as cost_fits refuses it, with an infinite gap.
+template <typename T>
+bool costs_fit_unscaled(double max_cost, int k, bool squared) {
+  const double largest = sizeof(T) == 4 ? 3.4028234663852886e38 : 1.7976931348623157e308;
+  return std::ldexp(max_cost, (squared ? 2 : 1) * k) < largest / 2;
 }
 
 }  // namespace pointops

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/batch_helper.h"
+#include "common/pair_scale.h"
 #include "emd/bid_search.h"
 #include "emd/emd.h"
 #include "emd/eps_scaling.h"
@@ -202,30 +203,33 @@ class CpuAuction {
   std::vector<Offer> offers_;    // and the offers made of them (from the prices before the batch)
 };
 
-// The assignment of one cloud of n points each; returns the rounds used (bids / n).
+// The assignment of one cloud of n points each; returns the rounds used (bids / n). The auction runs
+// on the pair scaled by 2^-k where its magnitude needs it (common/pair_scale.h): its costs then fit T,
+// and the gap is scaled back.
 template <typename T, int D>
-int64_t emd_match_one(const T* a, const T* b, int64_t n, const EmdOptions& options, int32_t* assignment,
+int64_t emd_match_one(const T* a_in, const T* b_in, int64_t n, const EmdOptions& options, int32_t* assignment,
                       T* gap, BatchHelper* helper = nullptr) {
+  const ScaledPair<T> pair(a_in, n * D, b_in, n * D);
   // Non-finite coordinates: no meaningful assignment; identity, and a NaN gap (NaN distance).
-  if (!all_finite<T, D>(a, n, b, n)) {
+  if (!pair.finite) {
     for (int64_t i = 0; i < n; ++i) assignment[i] = int32_t(i);
     *gap = std::numeric_limits<T>::quiet_NaN();
     return 0;
   }
-  CpuAuction<T, D> auction(a, b, n, options.squared, helper);
+  CpuAuction<T, D> auction(pair.a, pair.b, n, options.squared, helper);
   const double max_cost = auction.max_cost(), floor = eps_floor(max_cost);
-  if (!cost_fits<T>(max_cost, options.squared)) {  // pair costs overflow T: see emd.h
+  if (!costs_fit_unscaled<T>(max_cost, pair.k, options.squared)) {  // see emd.h
     for (int64_t i = 0; i < n; ++i) assignment[i] = int32_t(i);
     *gap = std::numeric_limits<T>::infinity();
     return 0;
   }
   const int64_t max_bids = saturating_bid_budget(options.max_rounds, n);
-  const double cost_lower_bound =
-      std::max(auction.mean_nearest_cost(), projected_cost_bound<T, D>(a, n, b, n, options.squared, helper));
+  const double cost_lower_bound = std::max(
+      auction.mean_nearest_cost(), projected_cost_bound<T, D>(pair.a, n, pair.b, n, options.squared, helper));
   const ScalingResult result = scale_eps(auction, cpu_initial_eps(max_cost, cost_lower_bound, floor), floor,
                                          cost_lower_bound, options.rel_tol, n, max_bids, kAssignmentPhaseTail);
   std::copy(auction.assignment().begin(), auction.assignment().end(), assignment);
-  *gap = T(result.gap_total / double(n));
+  *gap = unscaled(T(result.gap_total / double(n)), pair.k, options.squared ? 2 : 1);
   return (result.bids + n - 1) / n;
 }
 

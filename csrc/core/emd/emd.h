@@ -10,7 +10,11 @@
 // Each phase after the first keeps the assigned pairs that still satisfy eps-complementary
 // slackness under the new eps (value within eps of the person's best) and re-auctions the rest.
 // A cloud with a non-finite coordinate gets the identity assignment and a NaN gap; a cloud whose
-// pair costs overflow the float type (auction_schedule.h cost_fits) the identity and an infinite gap.
+// pair costs overflow the float type the identity and an infinite gap, which the doors turn into an
+// error. The CPU auction runs on clouds scaled by a power of two where their magnitude needs it
+// (common/pair_scale.h), so it refuses only costs that overflow at the clouds' own scale
+// (auction_schedule.h costs_fit_unscaled); the CUDA auction works at the clouds' scale and also
+// refuses squared distances that overflow (cost_fits).
 // Prices and values are double on the CPU and of the points' type on the GPU.
 #include <cstddef>
 #include <cstdint>

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "common/pair_scale.h"
+
 namespace pointops {
 
 // a, b: [B, N, D] (host); len: [B] valid sizes; assignment: [B, N] (b index of each valid a point);
@@ -17,15 +19,22 @@ double mean_matched_cost(const T* a, const T* b, int64_t B, int64_t N, int D, co
   double total = 0;
   for (int64_t c = 0; c < B; ++c) {
     if (std::isnan(gap[c])) return std::numeric_limits<double>::quiet_NaN();
+    // Differences scaled by the pair's 2^-scale where its magnitude needs it (common/pair_scale.h), so
+    // that their squares neither underflow nor overflow double.
+    Magnitude<T> pair;
+    const int scale = pair_scale_exponent(pair.add(a + c * N * D, len[c] * D).add(b + c * N * D, len[c] * D));
     double cloud = 0;
     for (int64_t i = 0; i < len[c]; ++i) {
       const T* p = a + (c * N + i) * D;
       const T* q = b + (c * N + assignment[c * N + i]) * D;
       double d2 = 0;
-      for (int k = 0; k < D; ++k) d2 += (double(p[k]) - double(q[k])) * (double(p[k]) - double(q[k]));
+      for (int k = 0; k < D; ++k) {
+        const double diff = scale == 0 ? double(p[k]) - double(q[k]) : std::ldexp(double(p[k]) - double(q[k]), -scale);
+        d2 += diff * diff;
+      }
       cloud += squared ? d2 : std::sqrt(d2);
     }
-    total += cloud / len[c];
+    total += unscaled(cloud / len[c], scale, squared ? 2 : 1);
   }
   return total / double(B);
 }

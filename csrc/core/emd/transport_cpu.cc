@@ -183,17 +183,23 @@ class TransportAuction {
 
 // One cloud, persons a [n, D] (n >= m: the larger side bids, which measured 2-3x faster than the
 // smaller side with its larger supplies), objects b [m, D]. Writes the plan arcs (i indexes a) and
-// returns (gap in cost units, bids); units receives T, the number of units of mass.
+// returns (gap in cost units, bids); units receives T, the number of units of mass. The auction runs
+// on the pair scaled by 2^-k where its magnitude needs it (common/pair_scale.h), so its costs fit T.
 template <typename T, int D>
-std::pair<double, int64_t> transport_one(const T* a, int64_t n, const T* b, int64_t m, const EmdOptions& options,
-                                         std::vector<PlanArc>& arcs, int64_t& units) {
+std::pair<double, int64_t> transport_one(const T* a_in, int64_t n, const T* b_in, int64_t m,
+                                         const EmdOptions& options, std::vector<PlanArc>& arcs, int64_t& units) {
   const int64_t g = std::gcd(n, m), supply = m / g, demand = n / g;
   units = n * supply;
-  const double max_cost = max_pair_cost<T, D>(a, n, b, m, options.squared);
-  const bool finite = all_finite<T, D>(a, n, b, m);
-  if (!finite || !cost_fits<T>(max_cost, options.squared)) {
+  const ScaledPair<T> pair(a_in, n * D, b_in, m * D);
+  if (!pair.finite) {
     arcs = north_west_corner(n, m, supply, demand);
-    return {finite ? std::numeric_limits<double>::infinity() : std::numeric_limits<double>::quiet_NaN(), 0};
+    return {std::numeric_limits<double>::quiet_NaN(), 0};
+  }
+  const T *a = pair.a, *b = pair.b;
+  const double max_cost = max_pair_cost<T, D>(a, n, b, m, options.squared);
+  if (!costs_fit_unscaled<T>(max_cost, pair.k, options.squared)) {  // see emd.h
+    arcs = north_west_corner(n, m, supply, demand);
+    return {std::numeric_limits<double>::infinity(), 0};
   }
   TransportAuction<T, D> auction(a, n, b, m, supply, demand, options.squared);
   const int64_t max_bids = saturating_bid_budget(options.max_rounds, n);
@@ -204,8 +210,8 @@ std::pair<double, int64_t> transport_one(const T* a, int64_t n, const T* b, int6
                                          cost_lower_bound, options.rel_tol, units, max_bids, /*tail (see kAssignmentPhaseTail)*/ 0);
   const double dual_bound = result.plan_cost - result.gap_total;  // a lower bound on the optimal cost (in units)
   arcs = auction.plan();
-  return {basic_plan_gap(arcs, n, m, [&](int32_t i, int32_t j) { return auction.cost(i, j); }, dual_bound, units),
-          result.bids};
+  const double gap = basic_plan_gap(arcs, n, m, [&](int32_t i, int32_t j) { return auction.cost(i, j); }, dual_bound, units);
+  return {unscaled(gap, pair.k, options.squared ? 2 : 1), result.bids};
 }
 
 // Either orientation: the larger cloud bids; arcs come back with i indexing a, sorted by (i, j).

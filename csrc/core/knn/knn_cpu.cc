@@ -8,6 +8,7 @@
 
 #include "common/cpu_dispatch.h"
 #include "common/dispatch.h"
+#include "common/pair_scale.h"
 #include "common/simd.h"
 #include "knn/knn.h"
 #include "nn/block_tree.h"
@@ -100,17 +101,19 @@ struct WorkItem {
 template <typename T, int D, Metric M>
 void knn_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M_pad, int K,
                  const int32_t* a_len, const int32_t* b_len, T* dist, int32_t* idx, const ParallelFor& pfor) {
-  // Trees for the clouds whose points (queries and references) are all finite.
+  // Trees for the clouds whose points (queries and references) are all finite, built from copies
+  // scaled by the pair's 2^-k where its magnitude needs it (common/pair_scale.h).
   std::vector<char> use_tree(B);
+  std::vector<int> scale(B, 0);
   std::vector<BlockTree<T, D>> query_tree(B), ref_tree(B);
   pfor(B, 200 * (N + M_pad) * D, [&](int64_t b0, int64_t b1) {
     for (int64_t bi = b0; bi < b1; ++bi) {
-      const T* q = a + bi * N * D;
-      const T* r = b + bi * M_pad * D;
-      use_tree[bi] = a_len[bi] > 0 && b_len[bi] > 0 && all_finite(q, a_len[bi] * D) && all_finite(r, b_len[bi] * D);
+      const ScaledPair<T> pair(a + bi * N * D, a_len[bi] * D, b + bi * M_pad * D, b_len[bi] * D);
+      use_tree[bi] = a_len[bi] > 0 && b_len[bi] > 0 && pair.finite;
       if (!use_tree[bi]) continue;
-      query_tree[bi].build(q, a_len[bi]);
-      ref_tree[bi].build(r, b_len[bi]);
+      scale[bi] = pair.k;
+      query_tree[bi].build(pair.a, a_len[bi]);  // the trees keep copies of the points
+      ref_tree[bi].build(pair.b, b_len[bi]);
     }
   });
   std::vector<WorkItem> items;
@@ -133,8 +136,10 @@ void knn_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M_pad, in
       }
     }
   });
-  // Padded queries: distance 0, index -1.
+  // Distances of scaled pairs back to the clouds' scale; padded queries: distance 0, index -1.
+  constexpr int power = M == Metric::kSquaredL2 ? 2 : 1;
   for (int64_t bi = 0; bi < B; ++bi) {
+    for (int64_t e = bi * N * K; scale[bi] != 0 && e < (bi * N + a_len[bi]) * K; ++e) dist[e] = unscaled(dist[e], scale[bi], power);
     std::fill(dist + (bi * N + a_len[bi]) * K, dist + (bi + 1) * N * K, T(0));
     std::fill(idx + (bi * N + a_len[bi]) * K, idx + (bi + 1) * N * K, -1);
   }

@@ -9,6 +9,7 @@
 
 #include "common/cpu_dispatch.h"
 #include "common/dispatch.h"
+#include "common/pair_scale.h"
 #include "common/simd.h"
 #include "nn/block_tree.h"
 #include "nn/nn.h"
@@ -129,8 +130,9 @@ enum class Path { kScalar, kBrute, kTree };
 // What one side of one cloud needs for its queries (the search structure over its points).
 template <typename T, int D>
 struct Side {
-  const T* pts = nullptr;  // [len, D]
+  const T* pts = nullptr;  // [len, D]: the cloud's points, or their copy scaled by the pair's 2^-k
   int64_t len = 0;
+  std::vector<T> scaled;
   Transposed<T> transposed;
   BlockTree<T, D> tree;
 };
@@ -158,13 +160,25 @@ void nn_distance_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M
     else if (algorithm == NnAlgorithm::kBruteForce) path[bi] = Path::kBrute;
     else path[bi] = pairs >= tree_min_pairs(D) ? Path::kTree : Path::kBrute;
   }
-  // Each side's check and search structure in one pass of the pool (one wake-up of its threads
-  // fewer than a pass for each): a finite side is built even when the other side is not.
+  // Each side's check, scale and search structure in one pass of the pool (one wake-up of its threads
+  // fewer than a pass for each): a finite side is built even when the other side is not. Both sides
+  // of a pair read both clouds to find the pair's scale (common/pair_scale.h); only side a records it.
+  std::vector<int> scale(B, 0);
   pfor(2 * B, 100 * N * D, [&](int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; ++s) {
       Side<T, D>& side = sides[s];
-      finite[s] = all_finite(side.pts, side.len * D);
+      const int64_t bi = s / 2;
+      Magnitude<T> pair;
+      pair.add(s % 2 == 0 ? a + bi * N * D : b + bi * M * D, side.len * D);
+      finite[s] = pair.finite();
       if (!finite[s]) continue;
+      pair.add(s % 2 == 0 ? b + bi * M * D : a + bi * N * D, sides[s ^ 1].len * D);
+      const int k = pair_scale_exponent(pair);
+      if (s % 2 == 0) scale[bi] = k;
+      if (k != 0) {
+        scaled_copy(side.pts, side.len * D, k, side.scaled);
+        side.pts = side.scaled.data();
+      }
       if (path[s / 2] == Path::kTree) side.tree.build(side.pts, side.len);
       else side.transposed.build(side.pts, side.len, D);
     }
@@ -203,8 +217,10 @@ void nn_distance_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M
       }
     }
   });
-  // Padding: distance 0, index -1.
+  // Distances of scaled pairs back to the clouds' scale; padding: distance 0, index -1.
   for (int64_t bi = 0; bi < B; ++bi) {
+    for (int64_t i = 0; scale[bi] != 0 && i < a_len[bi]; ++i) dist_ab[bi * N + i] = unscaled(dist_ab[bi * N + i], scale[bi], 2);
+    for (int64_t j = 0; scale[bi] != 0 && j < b_len[bi]; ++j) dist_ba[bi * M + j] = unscaled(dist_ba[bi * M + j], scale[bi], 2);
     std::fill(dist_ab + bi * N + a_len[bi], dist_ab + (bi + 1) * N, T(0));
     std::fill(idx_ab + bi * N + a_len[bi], idx_ab + (bi + 1) * N, -1);
     std::fill(dist_ba + bi * M + b_len[bi], dist_ba + (bi + 1) * M, T(0));

@@ -9,6 +9,7 @@
 
 #include "common/cpu_dispatch.h"
 #include "common/dispatch.h"
+#include "common/pair_scale.h"
 #include "common/simd.h"
 #include "nn/block_tree.h"
 #include "pairwise/pairwise.h"
@@ -40,12 +41,29 @@ void pairwise_chamfer_dim(const T* x, const T* y, int64_t S, int64_t R, int64_t 
   const int64_t clouds = symmetric ? S : S + R;
   std::vector<BlockTree<T, D>> blocked(clouds);
   std::vector<char> finite(clouds);  // a cloud with a non-finite coordinate gets no tree, and NaN pairs
+  std::vector<Magnitude<T>> magnitude(clouds);
+  auto points = [&](int64_t c) { return c < S ? x + c * N * D : y + (c - S) * M * D; };
+  auto length = [&](int64_t c) { return int64_t(c < S ? x_len[c] : y_len[c - S]); };
+  pfor(clouds, 2 * std::max(N, M) * D, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) magnitude[c].add(points(c), length(c) * D);
+  });
+  // One scale for every pair (common/pair_scale.h), since each tree serves all the pairs of its cloud:
+  // that of the largest finite coordinate of both sets.
+  Magnitude<T> sets;
+  for (int64_t c = 0; c < clouds; ++c)
+    if (magnitude[c].finite()) sets.add(magnitude[c]);
+  const int k = pair_scale_exponent(sets);
   pfor(clouds, 40 * std::max(N, M) * D, [&](int64_t c0, int64_t c1) {
+    std::vector<T> scaled;
     for (int64_t c = c0; c < c1; ++c) {
-      const T* pts = c < S ? x + c * N * D : y + (c - S) * M * D;
-      const int64_t len = c < S ? x_len[c] : y_len[c - S];
-      finite[c] = all_finite(pts, len * D);
-      if (finite[c]) blocked[c].build(pts, len);
+      finite[c] = magnitude[c].finite();
+      if (!finite[c]) continue;
+      const T* pts = points(c);
+      if (k != 0) {
+        scaled_copy(pts, length(c) * D, k, scaled);
+        pts = scaled.data();
+      }
+      blocked[c].build(pts, length(c));  // the tree keeps a copy of the points
     }
   });
   const BlockTree<T, D>* xs = blocked.data();
@@ -63,7 +81,8 @@ void pairwise_chamfer_dim(const T* x, const T* y, int64_t S, int64_t R, int64_t 
       const auto [s, r] = pairs[p];
       T value = kNaN;
       if (x_finite[s] && y_finite[r])
-        value = T(nearest_sum(xs[s], ys[r], nearest) / x_len[s] + nearest_sum(ys[r], xs[s], nearest) / y_len[r]);
+        value = T(unscaled(nearest_sum(xs[s], ys[r], nearest) / x_len[s] + nearest_sum(ys[r], xs[s], nearest) / y_len[r],
+                           k, 2));
       out[s * R + r] = value;
       if (symmetric) out[r * R + s] = value;
     }

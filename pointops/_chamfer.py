@@ -106,95 +106,76 @@ def normal_term(own, other, idx, abs_cosine):
     return tf.where(idx >= 0, term, tf.zeros_like(term))
 
 
-def make_chamfer_distance(nn_distance, knn, chamfer_mean=None):
-    """chamfer_distance over nn_distance and knn. chamfer_mean(a, b), where given, computes the
-    default (squared, both ways, means over the batch's points) of full clouds in one step, or
-    returns None where it cannot."""
-    def chamfer_distance(a, b, *, squared=True, direction="bi", point_reduction="mean",
-                         batch_reduction="mean", a_lengths=None, b_lengths=None, norm=2, weights=None,
-                         a_normals=None, b_normals=None, abs_cosine=True):
-        """Chamfer distance between a [B, N, D] and b [B, M, D].
-
-        The default is mean_i min_j |a_i - b_j|^2 + mean_j min_i |a_i - b_j|^2, averaged over the
-        batch. squared=False uses Euclidean distances (CD-L1); norm=1 the L1 distance |a_i - b_j|_1
-        (PyTorch3D's norm=1). direction "a_to_b" or "b_to_a" gives one side. point_reduction "mean"
-        (over valid points), "sum", "max" (the larger side's largest distance: with squared=False the
-        Hausdorff distance) or None ([B, N] per point; with direction "bi" a pair (a side, b side));
-        batch_reduction "mean", "sum" or None ([B]). weights [B] >= 0 scale each cloud's value, and the
-        batch mean is then divided by their sum (PyTorch3D's rule).
-
-        With a_normals [B, N, U] and b_normals [B, M, U] the result is a pair (chamfer, normals): the
-        second is 1 - |cos| of the angle between each point's normal and its nearest neighbour's
-        (1 - cos with abs_cosine=False), reduced like the first (not with "max").
-        """
-        if direction not in _DIRECTIONS:
-            raise ValueError(f"direction must be one of {_DIRECTIONS}, got {direction!r}")
-        check_reductions(point_reduction, batch_reduction)
-        if norm not in (1, 2) or isinstance(norm, bool):
-            raise ValueError(f"chamfer_distance: norm must be 1 (L1) or 2 (squared Euclidean), got {norm!r}")
-        if norm == 1 and not squared:
-            raise ValueError("chamfer_distance: squared=False applies to norm=2 (Euclidean); norm=1 is the L1 distance")
-        with_normals = a_normals is not None or b_normals is not None
-        if with_normals and (a_normals is None or b_normals is None):
-            raise ValueError("chamfer_distance: the normal term needs both a_normals and b_normals")
-        if with_normals and point_reduction == "max":
-            raise ValueError('chamfer_distance: normals cannot be reduced with point_reduction="max"')
-        # Full clouds averaged over points then over the batch: each side's mean over all B x N values.
-        global_mean = (point_reduction == "mean" and batch_reduction == "mean" and weights is None
-                       and a_lengths is None and b_lengths is None)
-        if chamfer_mean is not None and global_mean and norm == 2 and squared and direction == "bi" and not with_normals:
-            value = chamfer_mean(a, b)
-            if value is not None:
-                return value
-        if norm == 2:
-            dist_ab, idx_ab, dist_ba, idx_ba = nn_distance(a, b, a_lengths, b_lengths)
-        else:
-            dist_ab, idx_ab = (t[..., 0] for t in knn(a, b, 1, a_lengths, b_lengths, norm=1))
-            dist_ba, idx_ba = (t[..., 0] for t in knn(b, a, 1, b_lengths, a_lengths, norm=1))
-        dtype = dist_ab.dtype
-        if not squared:  # from the points: the square root of a squared distance that under- or overflowed would be wrong
-            a_points, b_points, _ = _inputs.prepare_points("chamfer_distance", a, b)
-            dist_ab, dist_ba = euclidean_to(a_points, b_points, idx_ab), euclidean_to(b_points, a_points, idx_ba)
-        dist_ab, dist_ba = _inputs.widen(dist_ab), _inputs.widen(dist_ba)
-        if weights is not None:
-            weights = cloud_weights(weights, dist_ab.shape[0], dist_ab.dtype)
-        sides = []  # (per-point distances, lengths, per-point normal terms or None)
-        if with_normals:
-            a_normals, b_normals = (_inputs.widen(tf.convert_to_tensor(n)) for n in (a_normals, b_normals))
-        if direction in ("bi", "a_to_b"):
-            sides.append((dist_ab, a_lengths, normal_term(a_normals, b_normals, idx_ab, abs_cosine) if with_normals else None))
-        if direction in ("bi", "b_to_a"):
-            sides.append((dist_ba, b_lengths, normal_term(b_normals, a_normals, idx_ba, abs_cosine) if with_normals else None))
-
-        # A global mean as one sum times a constant: the same value in 5 eager ops instead of about 12,
-        # which measured 0.26 -> 0.13 ms forward and 0.7 ms less for forward + backward at B=8 N=2048.
-        def reduce(per_point_of_sides):
-            if global_mean and all(p.shape.is_fully_defined() for p, _ in per_point_of_sides):
-                sides = [p for p, _ in per_point_of_sides]
-                if len(sides) == 2 and sides[0].shape == sides[1].shape and sides[0].shape.num_elements():
-                    # N == M: both means share the divisor, so one sum of the two sides (3 eager ops, not
-                    # 5: 0.04 ms less at B=8 N=2048).
-                    both = sides[0] + sides[1]
-                    return tf.cast(tf.reduce_sum(both) * (1 / both.shape.num_elements()), dtype)
-                means = [tf.reduce_sum(p) * (1 / p.shape.num_elements() if p.shape.num_elements() else float("nan"))
-                         for p in sides]
-                return tf.cast(means[0] if len(means) == 1 else means[0] + means[1], dtype)
-            reduced = []
-            for per_point, lengths in per_point_of_sides:
-                if weights is not None:
-                    per_point = per_point * weights[:, None]
-                reduced.append(reduce_points(per_point, valid_counts(per_point, lengths), point_reduction))
-            if point_reduction is None:
-                reduced = [tf.cast(side, dtype) for side in reduced]
-                return tuple(reduced) if len(reduced) == 2 else reduced[0]
-            per_cloud = reduced[0] if len(reduced) == 1 else (
-                tf.maximum(*reduced) if point_reduction == "max" else reduced[0] + reduced[1])
-            return tf.cast(reduce_batch(per_cloud, batch_reduction, weights), dtype)
-
-        value = reduce([(d, lengths) for d, lengths, _ in sides])
-        if not with_normals:
+def chamfer_distance(nn_distance, knn, chamfer_mean, a, b, *, squared, direction, point_reduction, batch_reduction,
+                     a_lengths, b_lengths, norm, weights, a_normals, b_normals, abs_cosine):
+    """pointops.chamfer_distance (and pointops.reference's) over the given nn_distance and knn, with the
+    arguments documented there. chamfer_mean(a, b), where not None, computes the default (squared, both
+    ways, means over the batch's points) of full clouds in one step, or returns None where it cannot."""
+    if direction not in _DIRECTIONS:
+        raise ValueError(f"direction must be one of {_DIRECTIONS}, got {direction!r}")
+    check_reductions(point_reduction, batch_reduction)
+    if norm not in (1, 2) or isinstance(norm, bool):
+        raise ValueError(f"chamfer_distance: norm must be 1 (L1) or 2 (squared Euclidean), got {norm!r}")
+    if norm == 1 and not squared:
+        raise ValueError("chamfer_distance: squared=False applies to norm=2 (Euclidean); norm=1 is the L1 distance")
+    with_normals = a_normals is not None or b_normals is not None
+    if with_normals and (a_normals is None or b_normals is None):
+        raise ValueError("chamfer_distance: the normal term needs both a_normals and b_normals")
+    if with_normals and point_reduction == "max":
+        raise ValueError('chamfer_distance: normals cannot be reduced with point_reduction="max"')
+    # Full clouds averaged over points then over the batch: each side's mean over all B x N values.
+    global_mean = (point_reduction == "mean" and batch_reduction == "mean" and weights is None
+                   and a_lengths is None and b_lengths is None)
+    if chamfer_mean is not None and global_mean and norm == 2 and squared and direction == "bi" and not with_normals:
+        value = chamfer_mean(a, b)
+        if value is not None:
             return value
-        return value, reduce([(n, lengths) for _, lengths, n in sides])
+    if norm == 2:
+        dist_ab, idx_ab, dist_ba, idx_ba = nn_distance(a, b, a_lengths, b_lengths)
+    else:
+        dist_ab, idx_ab = (t[..., 0] for t in knn(a, b, 1, a_lengths, b_lengths, norm=1))
+        dist_ba, idx_ba = (t[..., 0] for t in knn(b, a, 1, b_lengths, a_lengths, norm=1))
+    dtype = dist_ab.dtype
+    if not squared:  # from the points: the square root of a squared distance that under- or overflowed would be wrong
+        a_points, b_points, _ = _inputs.prepare_points("chamfer_distance", a, b)
+        dist_ab, dist_ba = euclidean_to(a_points, b_points, idx_ab), euclidean_to(b_points, a_points, idx_ba)
+    dist_ab, dist_ba = _inputs.widen(dist_ab), _inputs.widen(dist_ba)
+    if weights is not None:
+        weights = cloud_weights(weights, dist_ab.shape[0], dist_ab.dtype)
+    sides = []  # (per-point distances, lengths, per-point normal terms or None)
+    if with_normals:
+        a_normals, b_normals = (_inputs.widen(tf.convert_to_tensor(n)) for n in (a_normals, b_normals))
+    if direction in ("bi", "a_to_b"):
+        sides.append((dist_ab, a_lengths, normal_term(a_normals, b_normals, idx_ab, abs_cosine) if with_normals else None))
+    if direction in ("bi", "b_to_a"):
+        sides.append((dist_ba, b_lengths, normal_term(b_normals, a_normals, idx_ba, abs_cosine) if with_normals else None))
 
-    chamfer_distance.__qualname__ = chamfer_distance.__name__
-    return chamfer_distance
+    # A global mean as one sum times a constant: the same value in 5 eager ops instead of about 12,
+    # which measured 0.26 -> 0.13 ms forward and 0.7 ms less for forward + backward at B=8 N=2048.
+    def reduce(per_point_of_sides):
+        if global_mean and all(p.shape.is_fully_defined() for p, _ in per_point_of_sides):
+            sides = [p for p, _ in per_point_of_sides]
+            if len(sides) == 2 and sides[0].shape == sides[1].shape and sides[0].shape.num_elements():
+                # N == M: both means share the divisor, so one sum of the two sides (3 eager ops, not
+                # 5: 0.04 ms less at B=8 N=2048).
+                both = sides[0] + sides[1]
+                return tf.cast(tf.reduce_sum(both) * (1 / both.shape.num_elements()), dtype)
+            means = [tf.reduce_sum(p) * (1 / p.shape.num_elements() if p.shape.num_elements() else float("nan"))
+                     for p in sides]
+            return tf.cast(means[0] if len(means) == 1 else means[0] + means[1], dtype)
+        reduced = []
+        for per_point, lengths in per_point_of_sides:
+            if weights is not None:
+                per_point = per_point * weights[:, None]
+            reduced.append(reduce_points(per_point, valid_counts(per_point, lengths), point_reduction))
+        if point_reduction is None:
+            reduced = [tf.cast(side, dtype) for side in reduced]
+            return tuple(reduced) if len(reduced) == 2 else reduced[0]
+        per_cloud = reduced[0] if len(reduced) == 1 else (
+            tf.maximum(*reduced) if point_reduction == "max" else reduced[0] + reduced[1])
+        return tf.cast(reduce_batch(per_cloud, batch_reduction, weights), dtype)
+
+    value = reduce([(d, lengths) for d, lengths, _ in sides])
+    if not with_normals:
+        return value
+    return value, reduce([(n, lengths) for _, lengths, n in sides])

@@ -22,57 +22,39 @@ def _dcd_side(dist, idx, n_targets, counts_valid, frac, alpha, n_lambda):
     return tf.reduce_sum(term, axis=1) / counts_valid
 
 
-def make_density_aware_chamfer(nn_distance):
-    def density_aware_chamfer(a, b, alpha=1000.0, n_lambda=1.0, *, batch_reduction="mean", a_lengths=None,
-                              b_lengths=None):
-        """Density-aware Chamfer distance (Wu et al., NeurIPS 2021) between a [B, N, D] (prediction)
-        and b [B, M, D] (ground truth), in [0, 1]; per cloud
-
-            1/2 (mean_i [1 - exp(-alpha d_i) (N/M) / n(j_i)^lambda] + the same from b to a),
-
-        d_i the squared distance from a_i to its nearest neighbour j_i in b (as in the authors' code),
-        n(j) how many points of a have j as nearest neighbour (no gradient). batch_reduction "mean",
-        "sum" or None ([B]).
-        """
-        if batch_reduction not in ("mean", "sum", None):
-            raise ValueError(f"batch_reduction must be 'mean', 'sum' or None, got {batch_reduction!r}")
-        alpha = _inputs.check_parameter("density_aware_chamfer", "alpha", alpha, allow_zero=False)
-        n_lambda = _inputs.check_parameter("density_aware_chamfer", "n_lambda", n_lambda, allow_zero=True)
-        dist_ab, idx_ab, dist_ba, idx_ba = nn_distance(a, b, a_lengths, b_lengths)
-        dtype = dist_ab.dtype
-        dist_ab, dist_ba = _inputs.widen(dist_ab), _inputs.widen(dist_ba)
-        n_a = _chamfer.valid_counts(dist_ab, a_lengths)
-        n_b = _chamfer.valid_counts(dist_ba, b_lengths)
-        alpha = _inputs.parameter_tensor(alpha, dist_ab.dtype)
-        side_a = _dcd_side(dist_ab, idx_ab, tf.shape(dist_ba)[1], n_a, n_a / n_b, alpha, n_lambda)
-        side_b = _dcd_side(dist_ba, idx_ba, tf.shape(dist_ab)[1], n_b, n_b / n_a, alpha, n_lambda)
-        return tf.cast(_chamfer.reduce_batch((side_a + side_b) / 2, batch_reduction), dtype)
-
-    density_aware_chamfer.__qualname__ = density_aware_chamfer.__name__
-    return density_aware_chamfer
+def density_aware_chamfer(nn_distance, a, b, alpha, n_lambda, *, batch_reduction, a_lengths, b_lengths):
+    """pointops.density_aware_chamfer (and pointops.reference's) over the given nn_distance, with the
+    arguments documented there."""
+    if batch_reduction not in ("mean", "sum", None):
+        raise ValueError(f"batch_reduction must be 'mean', 'sum' or None, got {batch_reduction!r}")
+    alpha = _inputs.check_parameter("density_aware_chamfer", "alpha", alpha, allow_zero=False)
+    n_lambda = _inputs.check_parameter("density_aware_chamfer", "n_lambda", n_lambda, allow_zero=True)
+    dist_ab, idx_ab, dist_ba, idx_ba = nn_distance(a, b, a_lengths, b_lengths)
+    dtype = dist_ab.dtype
+    dist_ab, dist_ba = _inputs.widen(dist_ab), _inputs.widen(dist_ba)
+    n_a = _chamfer.valid_counts(dist_ab, a_lengths)
+    n_b = _chamfer.valid_counts(dist_ba, b_lengths)
+    alpha = _inputs.parameter_tensor(alpha, dist_ab.dtype)
+    side_a = _dcd_side(dist_ab, idx_ab, tf.shape(dist_ba)[1], n_a, n_a / n_b, alpha, n_lambda)
+    side_b = _dcd_side(dist_ba, idx_ba, tf.shape(dist_ab)[1], n_b, n_b / n_a, alpha, n_lambda)
+    return tf.cast(_chamfer.reduce_batch((side_a + side_b) / 2, batch_reduction), dtype)
 
 
-def make_f_score(nn_distance):
-    def f_score(a, b, threshold=0.01, *, a_lengths=None, b_lengths=None):
-        """F-score at `threshold` between a prediction a [B, N, D] and a ground truth b [B, M, D]:
-        precision = share of a's points within threshold (Euclidean) of b, recall = share of b's
-        points within threshold of a, F = 2PR / (P + R) (0 when both are 0). Returns
-        (f_score, precision, recall), each [B]. The threshold must be finite and >= 0."""
-        threshold = _inputs.check_parameter("f_score", "threshold", threshold, allow_zero=True)
-        _, idx_ab, _, idx_ba = nn_distance(a, b, a_lengths, b_lengths)
-        a_points, b_points, dtype = _inputs.prepare_points("f_score", a, b)
-        # Euclidean distances from the points, not squared ones: a small threshold's square underflows.
-        dist_ab, dist_ba = _chamfer.euclidean_to(a_points, b_points, idx_ab), _chamfer.euclidean_to(b_points, a_points, idx_ba)
-        limit = _inputs.parameter_tensor(threshold, dist_ab.dtype)
+def f_score(nn_distance, a, b, threshold, *, a_lengths, b_lengths):
+    """pointops.f_score (and pointops.reference's) over the given nn_distance, with the arguments
+    documented there."""
+    threshold = _inputs.check_parameter("f_score", "threshold", threshold, allow_zero=True)
+    _, idx_ab, _, idx_ba = nn_distance(a, b, a_lengths, b_lengths)
+    a_points, b_points, dtype = _inputs.prepare_points("f_score", a, b)
+    # Euclidean distances from the points, not squared ones: a small threshold's square underflows.
+    dist_ab, dist_ba = _chamfer.euclidean_to(a_points, b_points, idx_ab), _chamfer.euclidean_to(b_points, a_points, idx_ba)
+    limit = _inputs.parameter_tensor(threshold, dist_ab.dtype)
 
-        def share(dist, idx, lengths):
-            hits = tf.cast((dist < limit) & (idx >= 0), dist.dtype)
-            return tf.reduce_sum(hits, axis=1) / _chamfer.valid_counts(dist, lengths)
+    def share(dist, idx, lengths):
+        hits = tf.cast((dist < limit) & (idx >= 0), dist.dtype)
+        return tf.reduce_sum(hits, axis=1) / _chamfer.valid_counts(dist, lengths)
 
-        precision, recall = share(dist_ab, idx_ab, a_lengths), share(dist_ba, idx_ba, b_lengths)
-        total = precision + recall
-        f = tf.where(total > 0, 2 * precision * recall / tf.where(total > 0, total, 1), tf.zeros_like(total))
-        return tf.cast(f, dtype), tf.cast(precision, dtype), tf.cast(recall, dtype)
-
-    f_score.__qualname__ = f_score.__name__
-    return f_score
+    precision, recall = share(dist_ab, idx_ab, a_lengths), share(dist_ba, idx_ba, b_lengths)
+    total = precision + recall
+    f = tf.where(total > 0, 2 * precision * recall / tf.where(total > 0, total, 1), tf.zeros_like(total))
+    return tf.cast(f, dtype), tf.cast(precision, dtype), tf.cast(recall, dtype)

@@ -90,46 +90,42 @@ def _per_point(weighted, plan_i, a_lengths, n):
     return tf.reshape(total, [batch, n]) * tf.cast(a_lengths, weighted.dtype)[:, None]
 
 
-def make_lcm_transport(emd_match):
-    """The pure-TF path's transport. Equal sizes N == M, or sizes unknown until it runs: emd_match's
-    assignment (ragged lengths as it takes them). Different static sizes N and M (full clouds, no ragged
+def lcm_transport(emd_match, a, b, *, eps, max_iter, squared, a_lengths, b_lengths):
+    """The pure-TF path's transport over emd_match (pointops.reference.transport). Equal sizes N == M,
+    or sizes unknown until it runs: emd_match's assignment (ragged lengths as it takes them). Different static sizes N and M (full clouds, no ragged
     lengths): every point of a repeated M/g times and every point of b N/g times (g = gcd(N, M)) gives
     two clouds of T = N M / g points of mass 1/T each, whose optimal assignment (emd_match) is the
     optimal transport. Entries are unit pairs (K = T, not a basic plan), which is all emd needs."""
-
-    def transport(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b_lengths=None):
-        n, m = a.shape[1], b.shape[1]
-        if n is None or m is None or n == m:
-            # Equal sizes (or sizes known only when it runs, which must then be equal): the assignment
-            # as entries, ragged lengths as emd_match takes them.
-            assignment, gap = emd_match(a, b, eps=eps, max_iter=max_iter, squared=squared, a_lengths=a_lengths,
-                                        b_lengths=b_lengths)
-            valid = assignment >= 0
-            plan_i = tf.where(valid, tf.range(tf.shape(a)[1], dtype=tf.int32)[None], -1)
-            lengths = _inputs.full_lengths(a) if a_lengths is None else a_lengths
-            mass = tf.where(valid, 1 / tf.cast(lengths, a.dtype)[:, None], tf.zeros([], a.dtype))
-            return plan_i, assignment, mass, gap
-        g = math.gcd(n, m)
-        units = n * (m // g)
-        if units > MAX_LCM_UNITS:
-            raise ValueError(f"emd: on the pure-TF path, clouds of different sizes N={n} and M={m} need "
-                             f"lcm(N, M) = {units} <= {MAX_LCM_UNITS} (a dense assignment of that size); the "
-                             "compiled kernels have no such limit")
-        message = ("emd: on the pure-TF path, clouds of different sizes cannot have lengths (ragged clouds need "
-                   "the compiled kernels)")
-        full = [check for lengths, points, name in ((a_lengths, a, "a_lengths"), (b_lengths, b, "b_lengths"))
-                if lengths is not None
-                for check in _inputs.assert_lengths("emd", points, lengths, name)
-                + [tf.debugging.assert_equal(lengths, tf.shape(points)[1], message=message)]]
-        with tf.control_dependencies(full):
-            assignment, gap = emd_match(tf.tile(a, [1, m // g, 1]), tf.tile(b, [1, n // g, 1]), eps=eps,
-                                        max_iter=max_iter, squared=squared)
-        batch = tf.shape(a)[0]
-        plan_i = tf.tile(tf.range(units, dtype=tf.int32)[None] % n, [batch, 1])
-        mass = tf.fill([batch, units], tf.constant(1 / units, a.dtype))
-        return plan_i, assignment % m, mass, gap
-
-    return transport
+    n, m = a.shape[1], b.shape[1]
+    if n is None or m is None or n == m:
+        # Equal sizes (or sizes known only when it runs, which must then be equal): the assignment
+        # as entries, ragged lengths as emd_match takes them.
+        assignment, gap = emd_match(a, b, eps=eps, max_iter=max_iter, squared=squared, a_lengths=a_lengths,
+                                    b_lengths=b_lengths)
+        valid = assignment >= 0
+        plan_i = tf.where(valid, tf.range(tf.shape(a)[1], dtype=tf.int32)[None], -1)
+        lengths = _inputs.full_lengths(a) if a_lengths is None else a_lengths
+        mass = tf.where(valid, 1 / tf.cast(lengths, a.dtype)[:, None], tf.zeros([], a.dtype))
+        return plan_i, assignment, mass, gap
+    g = math.gcd(n, m)
+    units = n * (m // g)
+    if units > MAX_LCM_UNITS:
+        raise ValueError(f"emd: on the pure-TF path, clouds of different sizes N={n} and M={m} need "
+                         f"lcm(N, M) = {units} <= {MAX_LCM_UNITS} (a dense assignment of that size); the "
+                         "compiled kernels have no such limit")
+    message = ("emd: on the pure-TF path, clouds of different sizes cannot have lengths (ragged clouds need "
+               "the compiled kernels)")
+    full = [check for lengths, points, name in ((a_lengths, a, "a_lengths"), (b_lengths, b, "b_lengths"))
+            if lengths is not None
+            for check in _inputs.assert_lengths("emd", points, lengths, name)
+            + [tf.debugging.assert_equal(lengths, tf.shape(points)[1], message=message)]]
+    with tf.control_dependencies(full):
+        assignment, gap = emd_match(tf.tile(a, [1, m // g, 1]), tf.tile(b, [1, n // g, 1]), eps=eps,
+                                    max_iter=max_iter, squared=squared)
+    batch = tf.shape(a)[0]
+    plan_i = tf.tile(tf.range(units, dtype=tf.int32)[None] % n, [batch, 1])
+    mass = tf.fill([batch, units], tf.constant(1 / units, a.dtype))
+    return plan_i, assignment % m, mass, gap
 
 
 def assignment_per_cloud(a, b, assignment, a_lengths, squared, point_reduction, padded=True):
@@ -166,57 +162,40 @@ def nan_where_gap_is_nan(per_cloud, gap):
     return tf.where(nan_gap, tf.constant(float("nan"), per_cloud.dtype), per_cloud)
 
 
-def make_emd(emd_match, transport, emd_mean=None):
-    """emd over an assignment implementation (equal sizes) and a transport implementation (any sizes:
-    (plan_i, plan_j, mass, gap) entries, padded with -1, -1, 0). emd_mean(a, b, a_lengths, b_lengths,
-    eps=, max_iter=, squared=), where given, computes the default reductions of full clouds of equal
-    sizes in one step, or returns None where it cannot."""
-
-    def emd(a, b, *, eps=None, max_iter=None, squared=False, point_reduction="mean", batch_reduction="mean",
-            return_assignment=False, a_lengths=None, b_lengths=None):
-        """Earth Mover's Distance between a [B, N, D] and b [B, M, D]: the optimal transport cost with
-        uniform masses, 1/N on each point of a and 1/M on each point of b (1/length with a_lengths and
-        b_lengths, which may differ per cloud and between a and b).
-
-        Equal sizes (N == M, no lengths) take the one-to-one assignment of the auction algorithm with
-        epsilon scaling; other sizes the transportation auction (see pointops.emd_plan). Either way the
-        result is within `eps` (relative, default 1e-3) of the optimum, certified per cloud by the
-        duality gap. Cost is the Euclidean distance, or its square with squared=True.
-        point_reduction "mean" (the EMD), "sum" (N times it, per cloud) or None ([B, N]: each a point's
-        share, whose mean over the cloud is the EMD); batch_reduction "mean", "sum" or None.
-        With return_assignment=True returns (distance, assignment [B, N] int32) and needs equal sizes.
-        Gradients flow to a and b with the assignment or plan held constant.
-        """
-        _chamfer.check_reductions(point_reduction, batch_reduction, ("mean", "sum", None))
-        one_to_one_possible = a_lengths is None and b_lengths is None
-        # Checked and converted once; the implementations receive tensors they pass through unchanged.
-        a, b, a_len, b_len, dtype = _inputs.prepare("emd", a, b, a_lengths, b_lengths, equal_sizes=return_assignment)
-        n, m = a.shape[1], b.shape[1]
-        one_to_one = return_assignment or (one_to_one_possible and n is not None and n == m)
-        if (emd_mean is not None and one_to_one and one_to_one_possible and not return_assignment
-                and point_reduction == "mean" and batch_reduction == "mean"):
-            distance = emd_mean(a, b, a_len, b_len, eps=eps, max_iter=max_iter, squared=squared)
-            if distance is not None:
-                return tf.cast(distance, dtype)
-        if one_to_one:
-            assignment, gap = emd_match(a, b, eps=eps, max_iter=max_iter, squared=squared, a_lengths=a_len,
-                                        b_lengths=b_len)
-            per_cloud = assignment_per_cloud(a, b, assignment, a_len, squared, point_reduction,
-                                             padded=not one_to_one_possible)
+def emd(emd_match, transport, emd_mean, a, b, *, eps, max_iter, squared, point_reduction, batch_reduction,
+        return_assignment, a_lengths, b_lengths):
+    """pointops.emd (and pointops.reference's) over an assignment implementation emd_match (equal sizes)
+    and a transport implementation (any sizes: (plan_i, plan_j, mass, gap) entries, padded with -1, -1, 0), with
+    the arguments documented there. emd_mean(a, b, a_lengths, b_lengths, eps=, max_iter=, squared=), where
+    not None, computes the default reductions of full clouds of equal sizes in one step, or returns None
+    where it cannot."""
+    _chamfer.check_reductions(point_reduction, batch_reduction, ("mean", "sum", None))
+    one_to_one_possible = a_lengths is None and b_lengths is None
+    # Checked and converted once; the implementations receive tensors they pass through unchanged.
+    a, b, a_len, b_len, dtype = _inputs.prepare("emd", a, b, a_lengths, b_lengths, equal_sizes=return_assignment)
+    n, m = a.shape[1], b.shape[1]
+    one_to_one = return_assignment or (one_to_one_possible and n is not None and n == m)
+    if (emd_mean is not None and one_to_one and one_to_one_possible and not return_assignment
+            and point_reduction == "mean" and batch_reduction == "mean"):
+        distance = emd_mean(a, b, a_len, b_len, eps=eps, max_iter=max_iter, squared=squared)
+        if distance is not None:
+            return tf.cast(distance, dtype)
+    if one_to_one:
+        assignment, gap = emd_match(a, b, eps=eps, max_iter=max_iter, squared=squared, a_lengths=a_len,
+                                    b_lengths=b_len)
+        per_cloud = assignment_per_cloud(a, b, assignment, a_len, squared, point_reduction,
+                                         padded=not one_to_one_possible)
+    else:
+        plan_i, plan_j, mass, gap = transport(a, b, eps=eps, max_iter=max_iter, squared=squared,
+                                              a_lengths=a_len, b_lengths=b_len)
+        weighted = plan_cost(a, b, plan_i, plan_j, mass, squared)
+        if point_reduction is None:
+            per_cloud = _per_point(weighted, plan_i, a_len, tf.shape(a)[1])
         else:
-            plan_i, plan_j, mass, gap = transport(a, b, eps=eps, max_iter=max_iter, squared=squared,
-                                                  a_lengths=a_len, b_lengths=b_len)
-            weighted = plan_cost(a, b, plan_i, plan_j, mass, squared)
-            if point_reduction is None:
-                per_cloud = _per_point(weighted, plan_i, a_len, tf.shape(a)[1])
-            else:
-                per_cloud = tf.reduce_sum(weighted, axis=1)
-                if point_reduction == "sum":
-                    per_cloud *= tf.cast(a_len, per_cloud.dtype)
-        per_cloud = nan_where_gap_is_nan(per_cloud, gap)
-        distance = per_cloud if point_reduction is None else _chamfer.reduce_batch(per_cloud, batch_reduction)
-        distance = tf.cast(distance, dtype)
-        return (distance, assignment) if return_assignment else distance
-
-    emd.__qualname__ = emd.__name__
-    return emd
+            per_cloud = tf.reduce_sum(weighted, axis=1)
+            if point_reduction == "sum":
+                per_cloud *= tf.cast(a_len, per_cloud.dtype)
+    per_cloud = nan_where_gap_is_nan(per_cloud, gap)
+    distance = per_cloud if point_reduction is None else _chamfer.reduce_batch(per_cloud, batch_reduction)
+    distance = tf.cast(distance, dtype)
+    return (distance, assignment) if return_assignment else distance

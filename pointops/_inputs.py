@@ -121,6 +121,17 @@ def assert_indices(op, idx, limit, lowest=-1):
             tf.debugging.assert_less(idx, tf.cast(limit, idx.dtype), message=message)]
 
 
+# NnAlgorithm in csrc/core/nn/nn.h: the CPU kernel's search, which never changes the result.
+NN_ALGORITHMS = {"auto": 0, "brute": 1, "tree": 2}
+
+
+def nn_algorithm(algorithm):
+    """nn_distance's `algorithm` as the kernel's number, checked (both paths take it)."""
+    if algorithm not in NN_ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {tuple(NN_ALGORITHMS)}, got {algorithm!r}")
+    return NN_ALGORITHMS[algorithm]
+
+
 def check_parameter(op, name, value, allow_zero):
     """A Python or numpy number must be finite and > 0 (>= 0 with allow_zero); a tensor is checked
     when it runs. Returns the value or the tensor with its check attached."""

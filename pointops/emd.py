@@ -84,4 +84,21 @@ def _emd_mean_grad(op, _grad_assignment, _grad_gap, grad):
     return grad_a, grad_b, None, None
 
 
-emd = _emd.make_emd(emd_match, _transport, _emd_mean)
+def emd(a, b, *, eps=None, max_iter=None, squared=False, point_reduction="mean", batch_reduction="mean",
+        return_assignment=False, a_lengths=None, b_lengths=None):
+    """Earth Mover's Distance between a [B, N, D] and b [B, M, D]: the optimal transport cost with
+    uniform masses, 1/N on each point of a and 1/M on each point of b (1/length with a_lengths and
+    b_lengths, which may differ per cloud and between a and b).
+
+    Equal sizes (N == M, no lengths) take the one-to-one assignment of the auction algorithm with
+    epsilon scaling; other sizes the transportation auction (see pointops.emd_plan). Either way the
+    result is within `eps` (relative, default 1e-3) of the optimum, certified per cloud by the
+    duality gap. Cost is the Euclidean distance, or its square with squared=True.
+    point_reduction "mean" (the EMD), "sum" (N times it, per cloud) or None ([B, N]: each a point's
+    share, whose mean over the cloud is the EMD); batch_reduction "mean", "sum" or None.
+    With return_assignment=True returns (distance, assignment [B, N] int32) and needs equal sizes.
+    Gradients flow to a and b with the assignment or plan held constant.
+    """
+    return _emd.emd(emd_match, _transport, _emd_mean, a, b, eps=eps, max_iter=max_iter, squared=squared,
+                    point_reduction=point_reduction, batch_reduction=batch_reduction,
+                    return_assignment=return_assignment, a_lengths=a_lengths, b_lengths=b_lengths)

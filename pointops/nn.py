@@ -4,10 +4,6 @@ import tensorflow as tf
 from pointops import _backend, _chamfer, _density, _inputs, reference
 from pointops.knn import knn
 
-# NnAlgorithm in csrc/core/nn/nn.h; the CPU kernel's choice, which never changes the result.
-_ALGORITHMS = {"auto": 0, "brute": 1, "tree": 2}
-
-
 def nn_distance(a, b, a_lengths=None, b_lengths=None, *, algorithm="auto"):
     """Nearest neighbour of every point in the other set, both ways.
 
@@ -21,13 +17,12 @@ def nn_distance(a, b, a_lengths=None, b_lengths=None, *, algorithm="auto"):
     """
     ops = _backend.compiled_ops()
     if ops is None:
-        return reference.nn_distance(a, b, a_lengths, b_lengths)
-    if algorithm not in _ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {tuple(_ALGORITHMS)}, got {algorithm!r}")
+        return reference.nn_distance(a, b, a_lengths, b_lengths, algorithm=algorithm)
+    code = _inputs.nn_algorithm(algorithm)
     a, b, a_len, b_len, dtype = _inputs.prepare("nn_distance", a, b, a_lengths, b_lengths)
     with _backend.kernel_device():
         dist_ab, idx_ab, dist_ba, idx_ba = ops.pointops_nn_distance(
-            a, b, a_len, b_len, algorithm=_ALGORITHMS[algorithm])
+            a, b, a_len, b_len, algorithm=code)
     return tf.cast(dist_ab, dtype), idx_ab, tf.cast(dist_ba, dtype), idx_ba
 
 
@@ -46,9 +41,50 @@ def _chamfer_mean(a, b):
         return ops.pointops_chamfer_mean(a, b)[0]
 
 
-chamfer_distance = _chamfer.make_chamfer_distance(nn_distance, knn, _chamfer_mean)
-density_aware_chamfer = _density.make_density_aware_chamfer(nn_distance)
-f_score = _density.make_f_score(nn_distance)
+def chamfer_distance(a, b, *, squared=True, direction="bi", point_reduction="mean", batch_reduction="mean",
+                     a_lengths=None, b_lengths=None, norm=2, weights=None, a_normals=None, b_normals=None,
+                     abs_cosine=True):
+    """Chamfer distance between a [B, N, D] and b [B, M, D].
+
+    The default is mean_i min_j |a_i - b_j|^2 + mean_j min_i |a_i - b_j|^2, averaged over the
+    batch. squared=False uses Euclidean distances (CD-L1); norm=1 the L1 distance |a_i - b_j|_1
+    (PyTorch3D's norm=1). direction "a_to_b" or "b_to_a" gives one side. point_reduction "mean"
+    (over valid points), "sum", "max" (the larger side's largest distance: with squared=False the
+    Hausdorff distance) or None ([B, N] per point; with direction "bi" a pair (a side, b side));
+    batch_reduction "mean", "sum" or None ([B]). weights [B] >= 0 scale each cloud's value, and the
+    batch mean is then divided by their sum (PyTorch3D's rule).
+
+    With a_normals [B, N, U] and b_normals [B, M, U] the result is a pair (chamfer, normals): the
+    second is 1 - |cos| of the angle between each point's normal and its nearest neighbour's
+    (1 - cos with abs_cosine=False), reduced like the first (not with "max").
+    """
+    return _chamfer.chamfer_distance(
+        nn_distance, knn, _chamfer_mean, a, b, squared=squared, direction=direction, point_reduction=point_reduction,
+        batch_reduction=batch_reduction, a_lengths=a_lengths, b_lengths=b_lengths, norm=norm, weights=weights,
+        a_normals=a_normals, b_normals=b_normals, abs_cosine=abs_cosine)
+
+
+def density_aware_chamfer(a, b, alpha=1000.0, n_lambda=1.0, *, batch_reduction="mean", a_lengths=None,
+                          b_lengths=None):
+    """Density-aware Chamfer distance (Wu et al., NeurIPS 2021) between a [B, N, D] (prediction)
+    and b [B, M, D] (ground truth), in [0, 1]; per cloud
+
+        1/2 (mean_i [1 - exp(-alpha d_i) (N/M) / n(j_i)^lambda] + the same from b to a),
+
+    d_i the squared distance from a_i to its nearest neighbour j_i in b (as in the authors' code),
+    n(j) how many points of a have j as nearest neighbour (no gradient). batch_reduction "mean",
+    "sum" or None ([B]).
+    """
+    return _density.density_aware_chamfer(nn_distance, a, b, alpha, n_lambda, batch_reduction=batch_reduction,
+                                          a_lengths=a_lengths, b_lengths=b_lengths)
+
+
+def f_score(a, b, threshold=0.01, *, a_lengths=None, b_lengths=None):
+    """F-score at `threshold` between a prediction a [B, N, D] and a ground truth b [B, M, D]:
+    precision = share of a's points within threshold (Euclidean) of b, recall = share of b's
+    points within threshold of a, F = 2PR / (P + R) (0 when both are 0). Returns
+    (f_score, precision, recall), each [B]. The threshold must be finite and >= 0."""
+    return _density.f_score(nn_distance, a, b, threshold, a_lengths=a_lengths, b_lengths=b_lengths)
 
 
 @tf.RegisterGradient("PointopsNnDistance")

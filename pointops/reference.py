@@ -67,9 +67,11 @@ def knn(a, b, k, a_lengths=None, b_lengths=None, *, norm=2):
     return tf.cast(distance_to_neighbours(a, b, idx, norm), dtype), idx
 
 
-def nn_distance(a, b, a_lengths=None, b_lengths=None):
+def nn_distance(a, b, a_lengths=None, b_lengths=None, *, algorithm="auto"):
     """Nearest neighbours both ways: a [B, N, D], b [B, M, D] ->
-    (dist_ab [B, N], idx_ab [B, N] int32, dist_ba [B, M], idx_ba [B, M] int32)."""
+    (dist_ab [B, N], idx_ab [B, N] int32, dist_ba [B, M], idx_ba [B, M] int32). `algorithm` is checked as
+    pointops.nn_distance checks it; this path has one search."""
+    _inputs.nn_algorithm(algorithm)
     a, b, a_len, b_len, dtype = _inputs.prepare("nn_distance", a, b, a_lengths, b_lengths)
     checks = (_inputs.assert_lengths("nn_distance", a, a_len, "a_lengths")
               + _inputs.assert_lengths("nn_distance", b, b_len, "b_lengths"))
@@ -81,9 +83,26 @@ def nn_distance(a, b, a_lengths=None, b_lengths=None):
     return tf.cast(dist_ab, dtype), idx_ab, tf.cast(dist_ba, dtype), idx_ba
 
 
-chamfer_distance = _chamfer.make_chamfer_distance(nn_distance, knn)
-density_aware_chamfer = _density.make_density_aware_chamfer(nn_distance)
-f_score = _density.make_f_score(nn_distance)
+def chamfer_distance(a, b, *, squared=True, direction="bi", point_reduction="mean", batch_reduction="mean",
+                     a_lengths=None, b_lengths=None, norm=2, weights=None, a_normals=None, b_normals=None,
+                     abs_cosine=True):
+    """pointops.chamfer_distance in pure TensorFlow: the same arguments, values and gradients."""
+    return _chamfer.chamfer_distance(
+        nn_distance, knn, None, a, b, squared=squared, direction=direction, point_reduction=point_reduction,
+        batch_reduction=batch_reduction, a_lengths=a_lengths, b_lengths=b_lengths, norm=norm, weights=weights,
+        a_normals=a_normals, b_normals=b_normals, abs_cosine=abs_cosine)
+
+
+def density_aware_chamfer(a, b, alpha=1000.0, n_lambda=1.0, *, batch_reduction="mean", a_lengths=None,
+                          b_lengths=None):
+    """pointops.density_aware_chamfer in pure TensorFlow."""
+    return _density.density_aware_chamfer(nn_distance, a, b, alpha, n_lambda, batch_reduction=batch_reduction,
+                                          a_lengths=a_lengths, b_lengths=b_lengths)
+
+
+def f_score(a, b, threshold=0.01, *, a_lengths=None, b_lengths=None):
+    """pointops.f_score in pure TensorFlow."""
+    return _density.f_score(nn_distance, a, b, threshold, a_lengths=a_lengths, b_lengths=b_lengths)
 
 
 def emd_match(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b_lengths=None):
@@ -101,5 +120,16 @@ def emd_match(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b
     return assignment, tf.cast(_scale.ldexp(gap, exponent * (2 if squared else 1)), dtype)
 
 
-transport = _emd.make_lcm_transport(emd_match)
-emd = _emd.make_emd(emd_match, transport)
+def transport(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b_lengths=None):
+    """The transport that pointops.emd uses for clouds of different sizes, in pure TensorFlow
+    (_emd.lcm_transport): (plan_i, plan_j, mass, gap) entries."""
+    return _emd.lcm_transport(emd_match, a, b, eps=eps, max_iter=max_iter, squared=squared, a_lengths=a_lengths,
+                              b_lengths=b_lengths)
+
+
+def emd(a, b, *, eps=None, max_iter=None, squared=False, point_reduction="mean", batch_reduction="mean",
+        return_assignment=False, a_lengths=None, b_lengths=None):
+    """pointops.emd in pure TensorFlow: the same arguments, values (within the certified gap) and gradients."""
+    return _emd.emd(emd_match, transport, None, a, b, eps=eps, max_iter=max_iter, squared=squared,
+                    point_reduction=point_reduction, batch_reduction=batch_reduction,
+                    return_assignment=return_assignment, a_lengths=a_lengths, b_lengths=b_lengths)

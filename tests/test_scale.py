@@ -245,3 +245,19 @@ def test_gradients(path, dtype, s):
     # EMD: each matched pair's unit vector over (N B), whatever the scale.
     grad_a = tape.gradient(emd, a).numpy()
     np.testing.assert_allclose(np.linalg.norm(grad_a, axis=-1) * 32 * 2, 1, rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype,s", [(np.float32, -100), (np.float32, 100), (np.float64, -900), (np.float64, 900)])
+def test_under_xla(dtype, s):
+    """The XLA lowerings run the same kernels: the same indices and values at any scale."""
+    a, b = unit_clouds(9)
+    a, ua = at_scale(a, dtype, s)
+    b, ub = at_scale(b, dtype, s)
+    d_ab, i_ab = nearest(ua, ub)
+    d_ba, _ = nearest(ub, ua)
+    jitted = tf.function(lambda a, b: (pointops.nn_distance(a, b)[1], pointops.chamfer_distance(a, b, squared=False),
+                                       pointops.emd(a, b[:, :48])), jit_compile=True)
+    idx, cd1, emd = jitted(tf.constant(a), tf.constant(b))
+    np.testing.assert_array_equal(idx.numpy(), i_ab)
+    assert_scaled(cd1, expected((d_ab.mean(1) + d_ba.mean(1)).mean(), s, 1, dtype), dtype)
+    assert np.isfinite(emd.numpy()) and emd.numpy() > 0

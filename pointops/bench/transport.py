@@ -12,7 +12,9 @@ import tensorflow as tf
 
 import pointops
 from pointops._emd import plan_cost
-from pointops.bench import MB, Case, PeakMemory, clouds_of, pot_emd, time_and_memory
+from pointops.bench.baselines import pot_emd
+from pointops.bench.cases import Case, clouds_of
+from pointops.bench.timing import MB, PeakMemory, time_and_memory
 
 SIZES = (1024, 2048, 8192)
 

@@ -17,7 +17,7 @@ from scipy.spatial.distance import cdist
 
 import pointops
 from pointops import metrics
-from pointops.bench import MB, PeakMemory
+from pointops.bench.timing import MB, PeakMemory
 from pointops.mesh_clouds import mesh_clouds
 
 

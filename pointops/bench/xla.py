@@ -8,7 +8,9 @@ import numpy as np
 import tensorflow as tf
 
 import pointops
-from pointops.bench import MB, MEMORY_LIMIT, Case, clouds_of, time_and_memory, time_median, with_backward
+from pointops.bench.baselines import with_backward
+from pointops.bench.cases import Case, clouds_of
+from pointops.bench.timing import MB, MEMORY_LIMIT, time_and_memory, time_median
 
 # (op, B, N, whether the pure-TF path under XLA is run: it builds [B, N, N] per direction, and its auction
 # takes minutes per step at these sizes)

@@ -7,7 +7,8 @@ import numpy as np
 import tensorflow as tf
 
 import pointops
-from pointops.bench import MB, Case, clouds_of, time_and_memory
+from pointops.bench.cases import Case, clouds_of
+from pointops.bench.timing import MB, time_and_memory
 
 
 def broadcast_knn(a, b, k):

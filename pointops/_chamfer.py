@@ -2,7 +2,7 @@
 reductions live here once, so both paths share them."""
 import tensorflow as tf
 
-from pointops import _inputs
+from pointops import _gather, _inputs
 
 _POINT_REDUCTIONS = ("mean", "sum", "max", None)
 _BATCH_REDUCTIONS = ("mean", "sum", None)
@@ -16,9 +16,13 @@ def safe_sqrt(x):
 
 
 def euclidean_norm(diff):
-    """|diff| over the last axis, without the overflow or underflow of squaring: each vector is divided by
-    its largest |component| (held constant for the gradient, as the norm is homogeneous) before the
-    squares. 0 with gradient 0 at diff = 0; inf for an infinite component, NaN for a NaN one."""
+    """|diff| over the last axis, without the overflow or underflow of squaring, in diff's dtype. float32
+    (and smaller) differences are squared and summed in float64, whose range holds their squares; float64
+    vectors are each divided by their largest |component| (held constant for the gradient, as the norm is
+    homogeneous) before the squares. 0 with gradient 0 at diff = 0; inf for an infinite component, NaN for
+    a NaN one."""
+    if diff.dtype != tf.float64:
+        return tf.cast(safe_sqrt(tf.reduce_sum(tf.square(tf.cast(diff, tf.float64)), axis=-1)), diff.dtype)
     largest = tf.stop_gradient(tf.reduce_max(tf.abs(diff), axis=-1, keepdims=True))
     unit = tf.where((largest > 0) & (largest < float("inf")), largest, tf.ones_like(largest))
     return safe_sqrt(tf.reduce_sum(tf.square(diff / unit), axis=-1)) * unit[..., 0]
@@ -27,9 +31,10 @@ def euclidean_norm(diff):
 def euclidean_to(query, ref, idx):
     """|query_i - ref_idx[i]| per point ([B, N]) for query [B, N, D], ref [B, M, D], idx [B, N]; 0 where idx
     is -1, in float64: right wherever the distance is representable (euclidean_norm), also where the
-    coordinate differences of float32 points are subnormal (TensorFlow would flush them to zero)."""
+    coordinate differences of float32 points are subnormal (TensorFlow would flush them to zero). For the
+    pure-TF path and second-order gradients; the kernels compute it themselves."""
     query, ref = _inputs.widen(query), _inputs.widen(ref)
-    near = tf.gather(ref, tf.maximum(idx, 0), batch_dims=1)
+    near = _gather.gather_points(ref, tf.maximum(idx, 0))
     distance = euclidean_norm(query - near)
     return tf.where(idx >= 0, distance, tf.zeros_like(distance))
 
@@ -106,11 +111,12 @@ def normal_term(own, other, idx, abs_cosine):
     return tf.where(idx >= 0, term, tf.zeros_like(term))
 
 
-def chamfer_distance(nn_distance, knn, chamfer_mean, a, b, *, squared, direction, point_reduction, batch_reduction,
+def chamfer_distance(nearest, knn, chamfer_mean, a, b, *, squared, direction, point_reduction, batch_reduction,
                      a_lengths, b_lengths, norm, weights, a_normals, b_normals, abs_cosine):
-    """pointops.chamfer_distance (and pointops.reference's) over the given nn_distance and knn, with the
-    arguments documented there. chamfer_mean(a, b), where not None, computes the default (squared, both
-    ways, means over the batch's points) of full clouds in one step, or returns None where it cannot."""
+    """pointops.chamfer_distance (and pointops.reference's) over the given nearest and knn, with the
+    arguments documented there. nearest(a, b, a_lengths, b_lengths, squared) is nn_distance with squared or
+    Euclidean distances. chamfer_mean(a, b), where not None, computes the default (squared, both ways,
+    means over the batch's points) of full clouds in one step, or returns None where it cannot."""
     if direction not in _DIRECTIONS:
         raise ValueError(f"direction must be one of {_DIRECTIONS}, got {direction!r}")
     check_reductions(point_reduction, batch_reduction)
@@ -131,14 +137,11 @@ def chamfer_distance(nn_distance, knn, chamfer_mean, a, b, *, squared, direction
         if value is not None:
             return value
     if norm == 2:
-        dist_ab, idx_ab, dist_ba, idx_ba = nn_distance(a, b, a_lengths, b_lengths)
+        dist_ab, idx_ab, dist_ba, idx_ba = nearest(a, b, a_lengths, b_lengths, squared)
     else:
         dist_ab, idx_ab = (t[..., 0] for t in knn(a, b, 1, a_lengths, b_lengths, norm=1))
         dist_ba, idx_ba = (t[..., 0] for t in knn(b, a, 1, b_lengths, a_lengths, norm=1))
     dtype = dist_ab.dtype
-    if not squared:  # from the points: the square root of a squared distance that under- or overflowed would be wrong
-        a_points, b_points, _ = _inputs.prepare_points("chamfer_distance", a, b)
-        dist_ab, dist_ba = euclidean_to(a_points, b_points, idx_ab), euclidean_to(b_points, a_points, idx_ba)
     dist_ab, dist_ba = _inputs.widen(dist_ab), _inputs.widen(dist_ba)
     if weights is not None:
         weights = cloud_weights(weights, dist_ab.shape[0], dist_ab.dtype)

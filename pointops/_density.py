@@ -22,14 +22,14 @@ def _dcd_side(dist, idx, n_targets, counts_valid, frac, alpha, n_lambda):
     return tf.reduce_sum(term, axis=1) / counts_valid
 
 
-def density_aware_chamfer(nn_distance, a, b, alpha, n_lambda, *, batch_reduction, a_lengths, b_lengths):
-    """pointops.density_aware_chamfer (and pointops.reference's) over the given nn_distance, with the
-    arguments documented there."""
+def density_aware_chamfer(nearest, a, b, alpha, n_lambda, *, batch_reduction, a_lengths, b_lengths):
+    """pointops.density_aware_chamfer (and pointops.reference's) over the given nearest (as in
+    _chamfer.chamfer_distance), with the arguments documented there."""
     if batch_reduction not in ("mean", "sum", None):
         raise ValueError(f"batch_reduction must be 'mean', 'sum' or None, got {batch_reduction!r}")
     alpha = _inputs.check_parameter("density_aware_chamfer", "alpha", alpha, allow_zero=False)
     n_lambda = _inputs.check_parameter("density_aware_chamfer", "n_lambda", n_lambda, allow_zero=True)
-    dist_ab, idx_ab, dist_ba, idx_ba = nn_distance(a, b, a_lengths, b_lengths)
+    dist_ab, idx_ab, dist_ba, idx_ba = nearest(a, b, a_lengths, b_lengths, True)
     dtype = dist_ab.dtype
     dist_ab, dist_ba = _inputs.widen(dist_ab), _inputs.widen(dist_ba)
     n_a = _chamfer.valid_counts(dist_ab, a_lengths)
@@ -40,14 +40,14 @@ def density_aware_chamfer(nn_distance, a, b, alpha, n_lambda, *, batch_reduction
     return tf.cast(_chamfer.reduce_batch((side_a + side_b) / 2, batch_reduction), dtype)
 
 
-def f_score(nn_distance, a, b, threshold, *, a_lengths, b_lengths):
-    """pointops.f_score (and pointops.reference's) over the given nn_distance, with the arguments
-    documented there."""
+def f_score(nearest, a, b, threshold, *, a_lengths, b_lengths):
+    """pointops.f_score (and pointops.reference's) over the given nearest (as in _chamfer.chamfer_distance),
+    with the arguments documented there."""
     threshold = _inputs.check_parameter("f_score", "threshold", threshold, allow_zero=True)
-    _, idx_ab, _, idx_ba = nn_distance(a, b, a_lengths, b_lengths)
-    a_points, b_points, dtype = _inputs.prepare_points("f_score", a, b)
-    # Euclidean distances from the points, not squared ones: a small threshold's square underflows.
-    dist_ab, dist_ba = _chamfer.euclidean_to(a_points, b_points, idx_ab), _chamfer.euclidean_to(b_points, a_points, idx_ba)
+    # Euclidean distances, not squared ones: a small threshold's square underflows.
+    dist_ab, idx_ab, dist_ba, idx_ba = nearest(a, b, a_lengths, b_lengths, False)
+    dtype = dist_ab.dtype
+    dist_ab, dist_ba = _inputs.widen(dist_ab), _inputs.widen(dist_ba)
     limit = _inputs.parameter_tensor(threshold, dist_ab.dtype)
 
     def share(dist, idx, lengths):

@@ -4,6 +4,7 @@ import tensorflow as tf
 from pointops import _backend, _chamfer, _density, _inputs, reference
 from pointops.knn import knn
 
+
 def nn_distance(a, b, a_lengths=None, b_lengths=None, *, algorithm="auto"):
     """Nearest neighbour of every point in the other set, both ways.
 
@@ -15,14 +16,24 @@ def nn_distance(a, b, a_lengths=None, b_lengths=None, *, algorithm="auto"):
     Gradients flow to a and b through the distances. `algorithm` ("auto", "brute", "tree") picks
     the CPU search and never changes the result.
     """
+    return _nearest(a, b, a_lengths, b_lengths, True, algorithm)
+
+
+def _nearest(a, b, a_lengths, b_lengths, squared, algorithm="auto"):
+    """nn_distance with squared (True) or Euclidean (False) distances, for chamfer_distance and f_score. The
+    CPU kernel computes Euclidean distances itself, right at any scale (csrc/core/common/pair_scale.h); the
+    CUDA kernels have squared ones only (not yet scaled), whose square roots are taken here."""
     ops = _backend.compiled_ops()
     if ops is None:
-        return reference.nn_distance(a, b, a_lengths, b_lengths, algorithm=algorithm)
+        return reference.nearest(a, b, a_lengths, b_lengths, squared, algorithm)
     code = _inputs.nn_algorithm(algorithm)
     a, b, a_len, b_len, dtype = _inputs.prepare("nn_distance", a, b, a_lengths, b_lengths)
+    kernel_squared = squared or not _backend.kernels_run_on_cpu()
     with _backend.kernel_device():
-        dist_ab, idx_ab, dist_ba, idx_ba = ops.pointops_nn_distance(
-            a, b, a_len, b_len, algorithm=code)
+        dist_ab, idx_ab, dist_ba, idx_ba = ops.pointops_nn_distance(a, b, a_len, b_len, algorithm=code,
+                                                                    squared=kernel_squared)
+    if kernel_squared and not squared:
+        dist_ab, dist_ba = _chamfer.safe_sqrt(dist_ab), _chamfer.safe_sqrt(dist_ba)
     return tf.cast(dist_ab, dtype), idx_ab, tf.cast(dist_ba, dtype), idx_ba
 
 
@@ -59,7 +70,7 @@ def chamfer_distance(a, b, *, squared=True, direction="bi", point_reduction="mea
     (1 - cos with abs_cosine=False), reduced like the first (not with "max").
     """
     return _chamfer.chamfer_distance(
-        nn_distance, knn, _chamfer_mean, a, b, squared=squared, direction=direction, point_reduction=point_reduction,
+        _nearest, knn, _chamfer_mean, a, b, squared=squared, direction=direction, point_reduction=point_reduction,
         batch_reduction=batch_reduction, a_lengths=a_lengths, b_lengths=b_lengths, norm=norm, weights=weights,
         a_normals=a_normals, b_normals=b_normals, abs_cosine=abs_cosine)
 
@@ -75,7 +86,7 @@ def density_aware_chamfer(a, b, alpha=1000.0, n_lambda=1.0, *, batch_reduction="
     n(j) how many points of a have j as nearest neighbour (no gradient). batch_reduction "mean",
     "sum" or None ([B]).
     """
-    return _density.density_aware_chamfer(nn_distance, a, b, alpha, n_lambda, batch_reduction=batch_reduction,
+    return _density.density_aware_chamfer(_nearest, a, b, alpha, n_lambda, batch_reduction=batch_reduction,
                                           a_lengths=a_lengths, b_lengths=b_lengths)
 
 
@@ -84,7 +95,7 @@ def f_score(a, b, threshold=0.01, *, a_lengths=None, b_lengths=None):
     precision = share of a's points within threshold (Euclidean) of b, recall = share of b's
     points within threshold of a, F = 2PR / (P + R) (0 when both are 0). Returns
     (f_score, precision, recall), each [B]. The threshold must be finite and >= 0."""
-    return _density.f_score(nn_distance, a, b, threshold, a_lengths=a_lengths, b_lengths=b_lengths)
+    return _density.f_score(_nearest, a, b, threshold, a_lengths=a_lengths, b_lengths=b_lengths)
 
 
 @tf.RegisterGradient("PointopsNnDistance")
@@ -94,7 +105,7 @@ def _nn_distance_grad(op, grad_dist_ab, _grad_idx_ab, grad_dist_ba, _grad_idx_ba
     grad_dist_ba = tf.zeros_like(op.outputs[2]) if grad_dist_ba is None else grad_dist_ba
     with _backend.kernel_device():
         grad_a, grad_b = _backend.loaded_library().pointops_nn_distance_grad(
-            a, b, op.outputs[1], op.outputs[3], grad_dist_ab, grad_dist_ba)
+            a, b, op.outputs[1], op.outputs[3], grad_dist_ab, grad_dist_ba, squared=op.get_attr("squared"))
     return grad_a, grad_b, None, None
 
 
@@ -117,12 +128,13 @@ def _chamfer_mean_grad(op, grad, _grad_idx_ab, _grad_idx_ba):
             a, b, idx_ab, idx_ba, _weight_of_every_point(idx_ab, grad), _weight_of_every_point(idx_ba, grad))
 
 
-def _grad_in_tf(a, b, idx_ab, idx_ba, g_ab, g_ba):
+def _grad_in_tf(a, b, idx_ab, idx_ba, g_ab, g_ba, squared):
     """What PointopsNnDistanceGrad computes, in differentiable TF ops."""
+    distance_to = reference.squared_distance_to if squared else _chamfer.euclidean_to
     with tf.GradientTape() as tape:
         tape.watch([a, b])
-        total = (tf.reduce_sum(g_ab * reference.squared_distance_to(a, b, idx_ab))
-                 + tf.reduce_sum(g_ba * reference.squared_distance_to(b, a, idx_ba)))
+        total = (tf.reduce_sum(_inputs.widen(g_ab) * _inputs.widen(distance_to(a, b, idx_ab)))
+                 + tf.reduce_sum(_inputs.widen(g_ba) * _inputs.widen(distance_to(b, a, idx_ba))))
     return tape.gradient(total, [a, b])
 
 
@@ -132,7 +144,7 @@ def _nn_distance_grad_grad(op, grad_grad_a, grad_grad_b):
     a, b, idx_ab, idx_ba, g_ab, g_ba = op.inputs
     with tf.GradientTape() as tape:
         tape.watch([a, b, g_ab, g_ba])
-        grad_a, grad_b = _grad_in_tf(a, b, idx_ab, idx_ba, g_ab, g_ba)
+        grad_a, grad_b = _grad_in_tf(a, b, idx_ab, idx_ba, g_ab, g_ba, op.get_attr("squared"))
     d_a, d_b, d_g_ab, d_g_ba = tape.gradient(
         [grad_a, grad_b], [a, b, g_ab, g_ba],
         output_gradients=[tf.zeros_like(a) if grad_grad_a is None else grad_grad_a,

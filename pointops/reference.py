@@ -71,6 +71,11 @@ def nn_distance(a, b, a_lengths=None, b_lengths=None, *, algorithm="auto"):
     """Nearest neighbours both ways: a [B, N, D], b [B, M, D] ->
     (dist_ab [B, N], idx_ab [B, N] int32, dist_ba [B, M], idx_ba [B, M] int32). `algorithm` is checked as
     pointops.nn_distance checks it; this path has one search."""
+    return nearest(a, b, a_lengths, b_lengths, True, algorithm)
+
+
+def nearest(a, b, a_lengths, b_lengths, squared, algorithm="auto"):
+    """nn_distance with squared (True) or Euclidean (False) distances (euclidean_to: right at any scale)."""
     _inputs.nn_algorithm(algorithm)
     a, b, a_len, b_len, dtype = _inputs.prepare("nn_distance", a, b, a_lengths, b_lengths)
     checks = (_inputs.assert_lengths("nn_distance", a, a_len, "a_lengths")
@@ -78,8 +83,8 @@ def nn_distance(a, b, a_lengths=None, b_lengths=None, *, algorithm="auto"):
     with tf.control_dependencies(checks):
         idx_ab = _k_nearest(a, b, a_len, b_len, 1, 2)[..., 0]
         idx_ba = _k_nearest(b, a, b_len, a_len, 1, 2)[..., 0]
-    dist_ab = squared_distance_to(a, b, idx_ab)
-    dist_ba = squared_distance_to(b, a, idx_ba)
+    distance_to = squared_distance_to if squared else _chamfer.euclidean_to
+    dist_ab, dist_ba = distance_to(a, b, idx_ab), distance_to(b, a, idx_ba)
     return tf.cast(dist_ab, dtype), idx_ab, tf.cast(dist_ba, dtype), idx_ba
 
 
@@ -88,7 +93,7 @@ def chamfer_distance(a, b, *, squared=True, direction="bi", point_reduction="mea
                      abs_cosine=True):
     """pointops.chamfer_distance in pure TensorFlow: the same arguments, values and gradients."""
     return _chamfer.chamfer_distance(
-        nn_distance, knn, None, a, b, squared=squared, direction=direction, point_reduction=point_reduction,
+        nearest, knn, None, a, b, squared=squared, direction=direction, point_reduction=point_reduction,
         batch_reduction=batch_reduction, a_lengths=a_lengths, b_lengths=b_lengths, norm=norm, weights=weights,
         a_normals=a_normals, b_normals=b_normals, abs_cosine=abs_cosine)
 
@@ -96,13 +101,13 @@ def chamfer_distance(a, b, *, squared=True, direction="bi", point_reduction="mea
 def density_aware_chamfer(a, b, alpha=1000.0, n_lambda=1.0, *, batch_reduction="mean", a_lengths=None,
                           b_lengths=None):
     """pointops.density_aware_chamfer in pure TensorFlow."""
-    return _density.density_aware_chamfer(nn_distance, a, b, alpha, n_lambda, batch_reduction=batch_reduction,
+    return _density.density_aware_chamfer(nearest, a, b, alpha, n_lambda, batch_reduction=batch_reduction,
                                           a_lengths=a_lengths, b_lengths=b_lengths)
 
 
 def f_score(a, b, threshold=0.01, *, a_lengths=None, b_lengths=None):
     """pointops.f_score in pure TensorFlow."""
-    return _density.f_score(nn_distance, a, b, threshold, a_lengths=a_lengths, b_lengths=b_lengths)
+    return _density.f_score(nearest, a, b, threshold, a_lengths=a_lengths, b_lengths=b_lengths)
 
 
 def emd_match(a, b, *, eps=None, max_iter=None, squared=False, a_lengths=None, b_lengths=None):

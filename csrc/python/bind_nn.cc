@@ -18,7 +18,7 @@ NnAlgorithm parse_algorithm(const std::string& name) {
 
 template <typename T>
 py::tuple nn_distance_typed(const py::array& a, const py::array& b, const py::array_t<int32_t>& a_len,
-                            const py::array_t<int32_t>& b_len, NnAlgorithm algorithm, int threads) {
+                            const py::array_t<int32_t>& b_len, NnAlgorithm algorithm, bool squared, int threads) {
   const int64_t B = a.shape(0), N = a.shape(1), M = b.shape(1);
   const int D = int(a.shape(2));
   py::array_t<T> dist_ab({B, N}), dist_ba({B, M});
@@ -27,26 +27,26 @@ py::tuple nn_distance_typed(const py::array& a, const py::array& b, const py::ar
     py::gil_scoped_release release;
     cpu_kernels_of<T>().nn_distance(static_cast<const T*>(a.data()), static_cast<const T*>(b.data()), B, N, M, D,
                        a_len.data(), b_len.data(), dist_ab.mutable_data(), idx_ab.mutable_data(),
-                       dist_ba.mutable_data(), idx_ba.mutable_data(), algorithm,
+                       dist_ba.mutable_data(), idx_ba.mutable_data(), algorithm, squared,
                        thread_pool_parallel_for(threads));
   }
   return py::make_tuple(dist_ab, idx_ab, dist_ba, idx_ba);
 }
 
 py::tuple nn_distance(const py::handle& a_obj, const py::handle& b_obj, const py::object& a_lengths,
-                      const py::object& b_lengths, const std::string& algorithm, int threads) {
+                      const py::object& b_lengths, const std::string& algorithm, bool squared, int threads) {
   const py::array a = float_array(a_obj, "a"), b = float_array(b_obj, "b");
   auto [a_len, b_len] = checked_lengths("nn_distance", dims_of(a), dims_of(b), a_lengths, b_lengths, false);
   if (!a.dtype().is(b.dtype())) throw py::type_error("nn_distance: a and b must have the same dtype");
   const NnAlgorithm algo = parse_algorithm(algorithm);
-  return a.dtype().is(py::dtype::of<float>()) ? nn_distance_typed<float>(a, b, a_len, b_len, algo, threads)
-                                              : nn_distance_typed<double>(a, b, a_len, b_len, algo, threads);
+  return a.dtype().is(py::dtype::of<float>()) ? nn_distance_typed<float>(a, b, a_len, b_len, algo, squared, threads)
+                                              : nn_distance_typed<double>(a, b, a_len, b_len, algo, squared, threads);
 }
 
 template <typename T>
 py::tuple nn_distance_grad_typed(const py::array& a, const py::array& b, const py::array& idx_ab,
                                  const py::array& idx_ba, const py::array& g_ab,
-                                 const py::array& g_ba, int threads) {
+                                 const py::array& g_ba, bool squared, int threads) {
   const int64_t B = a.shape(0), N = a.shape(1), M = b.shape(1);
   py::array_t<T> grad_a({B, N, a.shape(2)}), grad_b({B, M, b.shape(2)});
   {
@@ -55,14 +55,14 @@ py::tuple nn_distance_grad_typed(const py::array& a, const py::array& b, const p
                             int(a.shape(2)), static_cast<const int32_t*>(idx_ab.data()),
                             static_cast<const int32_t*>(idx_ba.data()), static_cast<const T*>(g_ab.data()),
                             static_cast<const T*>(g_ba.data()), grad_a.mutable_data(),
-                            grad_b.mutable_data(), thread_pool_parallel_for(threads));
+                            grad_b.mutable_data(), squared, thread_pool_parallel_for(threads));
   }
   return py::make_tuple(grad_a, grad_b);
 }
 
 py::tuple nn_distance_grad(const py::handle& a_obj, const py::handle& b_obj, const py::handle& idx_ab_obj,
                            const py::handle& idx_ba_obj, const py::handle& g_ab_obj,
-                           const py::handle& g_ba_obj, int threads) {
+                           const py::handle& g_ba_obj, bool squared, int threads) {
   const py::array a = float_array(a_obj, "a"), b = float_array(b_obj, "b");
   raise_if(check_point_sets("nn_distance_grad", dims_of(a), dims_of(b), false));
   if (!a.dtype().is(b.dtype())) throw py::type_error("nn_distance_grad: a and b must have the same dtype");
@@ -78,8 +78,8 @@ py::tuple nn_distance_grad(const py::handle& a_obj, const py::handle& b_obj, con
   raise_if(check_indices("nn_distance_grad", "idx_ab", idx_ab.data(), ab[0], ab[1], ba[1]));
   raise_if(check_indices("nn_distance_grad", "idx_ba", idx_ba.data(), ba[0], ba[1], ab[1]));
   return a.dtype().is(py::dtype::of<float>())
-             ? nn_distance_grad_typed<float>(a, b, idx_ab, idx_ba, g_ab, g_ba, threads)
-             : nn_distance_grad_typed<double>(a, b, idx_ab, idx_ba, g_ab, g_ba, threads);
+             ? nn_distance_grad_typed<float>(a, b, idx_ab, idx_ba, g_ab, g_ba, squared, threads)
+             : nn_distance_grad_typed<double>(a, b, idx_ab, idx_ba, g_ab, g_ba, squared, threads);
 }
 
 #ifdef POINTOPS_WITH_CUDA
@@ -144,11 +144,13 @@ void nn_distance_grad_cuda_door(const py::handle& a_obj, const py::handle& b_obj
 void bind_nn(py::module_& m) {
   using namespace pybind11::literals;
   m.def("nn_distance", &nn_distance, "a"_a, "b"_a, "a_lengths"_a = py::none(), "b_lengths"_a = py::none(),
-        "algorithm"_a = "auto", "threads"_a = 0,
+        "algorithm"_a = "auto", "squared"_a = true, "threads"_a = 0,
         "Nearest neighbours both ways. a: [B,N,D], b: [B,M,D] float32/float64 -> "
         "(dist_ab [B,N], idx_ab [B,N] int32, dist_ba [B,M], idx_ba [B,M] int32).");
   m.def("nn_distance_grad", &nn_distance_grad, "a"_a, "b"_a, "idx_ab"_a, "idx_ba"_a, "g_ab"_a, "g_ba"_a,
-        "threads"_a = 0, "Gradient of sum(g_ab*dist_ab) + sum(g_ba*dist_ba) -> (grad_a, grad_b).");
+        "squared"_a = true, "threads"_a = 0,
+        "Gradient of sum(g_ab*dist_ab) + sum(g_ba*dist_ba) -> (grad_a, grad_b), for squared distances or (squared=False) "
+        "Euclidean ones.");
 #ifdef POINTOPS_WITH_CUDA
   m.def("nn_distance_cuda", &nn_distance_cuda_door, "a"_a, "b"_a, "a_lengths"_a, "b_lengths"_a, "dist_ab"_a,
         "idx_ab"_a, "dist_ba"_a, "idx_ba"_a, "stream"_a = 0,

@@ -69,15 +69,17 @@ void bind_xla(pybind11::module_& m) {
         "name -> capsule of every XLA custom-call handler for 'cpu' or 'cuda' (empty without CUDA kernels): the "
         "legacy custom-call API with status (API_VERSION_STATUS_RETURNING_UNIFIED).");
   m.def("xla_call_descriptor", [](int value_bytes, int64_t B, int64_t N, int64_t M, int D, int k, int norm,
-                                  int algorithm, bool squared, double rel_tol, int64_t max_rounds, uint64_t workspace_bytes) {
+                                  int algorithm, bool squared, bool euclidean, double rel_tol, int64_t max_rounds,
+                                  uint64_t workspace_bytes) {
     XlaCall call;
     call.value_bytes = value_bytes, call.B = B, call.N = N, call.M = M, call.D = D, call.k = k, call.norm = norm;
-    call.algorithm = algorithm, call.squared = squared, call.rel_tol = rel_tol, call.max_rounds = max_rounds;
+    call.algorithm = algorithm, call.squared = squared, call.euclidean = euclidean, call.rel_tol = rel_tol;
+    call.max_rounds = max_rounds;
     call.workspace_bytes = workspace_bytes;
     return call.encode();
   }, pybind11::arg("value_bytes"), pybind11::arg("B"), pybind11::arg("N"), pybind11::arg("M"), pybind11::arg("D"),
      pybind11::arg("k") = 0, pybind11::arg("norm") = 2, pybind11::arg("algorithm") = 0, pybind11::arg("squared") = false,
-     pybind11::arg("rel_tol") = 1e-3, pybind11::arg("max_rounds") = 0, pybind11::arg("workspace_bytes") = 0,
+     pybind11::arg("euclidean") = false, pybind11::arg("rel_tol") = 1e-3, pybind11::arg("max_rounds") = 0, pybind11::arg("workspace_bytes") = 0,
      "The opaque text (the XlaCall of csrc/tf/xla/xla_call.h) that a custom call to a pointops target carries.");
 #ifdef POINTOPS_WITH_CUDA
   m.def("xla_cuda_workspace_bytes", &xla_cuda_workspace_bytes, pybind11::arg("target"), pybind11::arg("B"),

@@ -17,6 +17,7 @@ REGISTER_OP("PointopsNnDistance")
     .Output("idx_ba: int32")  // [B, M]
     .Attr("T: {float, double}")
     .Attr("algorithm: int = 0")  // NnAlgorithm: 0 auto, 1 brute force, 2 k-d tree (CPU only)
+    .Attr("squared: bool = true")  // false: Euclidean distances (CPU kernel only)
     .SetShapeFn([](InferenceContext* c) {
       ShapeHandle a, b;
       DimensionHandle batch;
@@ -40,6 +41,7 @@ REGISTER_OP("PointopsNnDistanceGrad")
     .Output("grad_a: T")        // [B, N, D]
     .Output("grad_b: T")        // [B, M, D]
     .Attr("T: {float, double}")
+    .Attr("squared: bool = true")  // the gradient of the squared distances, or of the Euclidean ones (CPU only)
     .SetShapeFn([](InferenceContext* c) {
       c->set_output(0, c->input(0));
       c->set_output(1, c->input(1));
@@ -105,6 +107,7 @@ class NnDistanceCpuOp : public OpKernel {
  public:
   explicit NnDistanceCpuOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("algorithm", &algorithm_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("squared", &squared_));
   }
   void Compute(OpKernelContext* ctx) override {
     if (!check_inputs(ctx, "PointopsNnDistance", false)) return;
@@ -116,13 +119,14 @@ class NnDistanceCpuOp : public OpKernel {
                                       b.dim_size(1), int(a.dim_size(2)), ctx->input(2).flat<int32_t>().data(),
                                       ctx->input(3).flat<int32_t>().data(), out.dist_ab->flat<T>().data(),
                                       out.idx_ab->flat<int32_t>().data(), out.dist_ba->flat<T>().data(),
-                                      out.idx_ba->flat<int32_t>().data(), NnAlgorithm(algorithm_),
+                                      out.idx_ba->flat<int32_t>().data(), NnAlgorithm(algorithm_), squared_,
                                       tf_parallel_for(ctx));
     });
   }
 
  private:
   int algorithm_ = 0;
+  bool squared_ = true;
 };
 
 // The default Chamfer distance of full clouds in one op (CPU only). Around PointopsNnDistance,
@@ -148,7 +152,7 @@ class ChamferMeanCpuOp : public OpKernel {
       cpu_kernels_of<T>().nn_distance(a.flat<T>().data(), b.flat<T>().data(), B, N, M, int(a.dim_size(2)),
                                       a_len.data(), b_len.data(), dist_ab.flat<T>().data(),
                                       idx_ab->flat<int32_t>().data(), dist_ba.flat<T>().data(),
-                                      idx_ba->flat<int32_t>().data(), NnAlgorithm::kAuto, tf_parallel_for(ctx));
+                                      idx_ba->flat<int32_t>().data(), NnAlgorithm::kAuto, true, tf_parallel_for(ctx));
       chamfer->scalar<T>()() = T(mean_in_double(dist_ab.flat<T>().data(), B * N) +
                                  mean_in_double(dist_ba.flat<T>().data(), B * M));
     });
@@ -158,7 +162,9 @@ class ChamferMeanCpuOp : public OpKernel {
 template <typename T>
 class NnDistanceGradCpuOp : public OpKernel {
  public:
-  using OpKernel::OpKernel;
+  explicit NnDistanceGradCpuOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("squared", &squared_));
+  }
   void Compute(OpKernelContext* ctx) override {
     if (!check_grad_inputs(ctx, true)) return;
     const Tensor &a = ctx->input(0), &b = ctx->input(1);
@@ -170,16 +176,26 @@ class NnDistanceGradCpuOp : public OpKernel {
                                            b.dim_size(1), int(a.dim_size(2)), ctx->input(2).flat<int32_t>().data(),
                                            ctx->input(3).flat<int32_t>().data(), ctx->input(4).flat<T>().data(),
                                            ctx->input(5).flat<T>().data(), grad_a->flat<T>().data(),
-                                           grad_b->flat<T>().data(), tf_parallel_for(ctx));
+                                           grad_b->flat<T>().data(), squared_, tf_parallel_for(ctx));
     });
   }
+
+ private:
+  bool squared_ = true;
 };
 
 #if GOOGLE_CUDA
+// The CUDA kernels compute squared distances only (pointops' Python asks them for nothing else).
+void require_squared(OpKernelConstruction* ctx, const char* op) {
+  bool squared = true;
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("squared", &squared));
+  OP_REQUIRES(ctx, squared, tensorflow::errors::Unimplemented(op, ": squared=false has no GPU kernel"));
+}
+
 template <typename T>
 class NnDistanceGpuOp : public OpKernel {
  public:
-  using OpKernel::OpKernel;
+  explicit NnDistanceGpuOp(OpKernelConstruction* ctx) : OpKernel(ctx) { require_squared(ctx, "PointopsNnDistance"); }
   void Compute(OpKernelContext* ctx) override {
     if (!check_inputs(ctx, "PointopsNnDistance", false)) return;
     NnOutputs out;
@@ -203,7 +219,9 @@ class NnDistanceGpuOp : public OpKernel {
 template <typename T>
 class NnDistanceGradGpuOp : public OpKernel {
  public:
-  using OpKernel::OpKernel;
+  explicit NnDistanceGradGpuOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    require_squared(ctx, "PointopsNnDistanceGrad");
+  }
   void Compute(OpKernelContext* ctx) override {
     if (!check_grad_inputs(ctx, false)) return;
     const Tensor &a = ctx->input(0), &b = ctx->input(1);

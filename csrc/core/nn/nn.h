@@ -19,15 +19,22 @@ enum class NnAlgorithm : int { kAuto = 0, kBruteForce = 1, kTree = 2 };
 // (common/cpu_dispatch.h), never called by name from outside their level.
 // Forward, both directions at once (the trees or transposed copies are shared by both).
 //   a: [B, N, D], b: [B, M, D] row-major;  a_len, b_len: [B] int32 valid lengths.
-//   dist_ab: [B, N] squared distance from a[b,i] to its nearest neighbour in b[b, :b_len[b]],
-//   idx_ab: [B, N] int32 index of that neighbour; dist_ba: [B, M], idx_ba: [B, M] the other way.
-//   Padded points (i >= a_len[b]) get distance 0 and index -1.
+//   dist_ab: [B, N] squared distance from a[b,i] to its nearest neighbour in b[b, :b_len[b]] (with
+//   squared = false its square root, the Euclidean distance), idx_ab: [B, N] int32 index of that
+//   neighbour; dist_ba: [B, M], idx_ba: [B, M] the other way. Padded points (i >= a_len[b]) get
+//   distance 0 and index -1. A pair of tiny or huge clouds is searched scaled by a power of two
+//   (common/pair_scale.h), so indices are right and distances are out of T's range only where the
+//   true ones are; the Euclidean distances then come from the scaled squares (right also where the
+//   true squares are not representable).
 template <typename T>
 void nn_distance_cpu(const T* a, const T* b, int64_t B, int64_t N, int64_t M, int D,
                      const int32_t* a_len, const int32_t* b_len, T* dist_ab, int32_t* idx_ab,
-                     T* dist_ba, int32_t* idx_ba, NnAlgorithm algorithm, const ParallelFor& pfor);
+                     T* dist_ba, int32_t* idx_ba, NnAlgorithm algorithm, bool squared,
+                     const ParallelFor& pfor);
 
-// Gradient of sum_i g_ab[i] * dist_ab[i] + sum_j g_ba[j] * dist_ba[j] with the indices held:
+// Gradient of sum_i g_ab[i] * dist_ab[i] + sum_j g_ba[j] * dist_ba[j] with the indices held, for the
+// squared distances (2 (x - y) per unit of g) or with squared = false the Euclidean ones ((x - y) / |x - y|,
+// 0 where the points coincide, the norm taken without overflow or underflow):
 //   a: [B, N, D], b: [B, M, D], idx_ab/g_ab: [B, N], idx_ba/g_ba: [B, M].
 //   grad_a: [B, N, D], grad_b: [B, M, D] (overwritten). An index outside [0, M) (resp. [0, N)),
 //   such as the -1 of a padded point, contributes nothing. Deterministic: every sum into one
@@ -35,9 +42,10 @@ void nn_distance_cpu(const T* a, const T* b, int64_t B, int64_t N, int64_t M, in
 template <typename T>
 void nn_distance_grad_cpu(const T* a, const T* b, int64_t B, int64_t N, int64_t M, int D,
                           const int32_t* idx_ab, const int32_t* idx_ba, const T* g_ab,
-                          const T* g_ba, T* grad_a, T* grad_b, const ParallelFor& pfor);
+                          const T* g_ba, T* grad_a, T* grad_b, bool squared, const ParallelFor& pfor);
 
-// CUDA versions, same shapes, all pointers on the device except where noted, enqueued on
+// CUDA versions, same shapes (squared distances only, and not scaled yet: squares beyond T's range give
+// wrong indices there), all pointers on the device except where noted, enqueued on
 // `stream` (no synchronisation, no allocation). a_len_host/b_len_host are host arrays [B];
 // `workspace` is device memory of nn_distance_cuda_workspace_bytes(B, N, M) bytes.
 size_t nn_distance_cuda_workspace_bytes(int64_t B, int64_t N, int64_t M);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "common/cpu_dispatch.h"
@@ -147,7 +148,7 @@ template <typename T, int D>
 void nn_distance_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M,
                          const int32_t* a_len, const int32_t* b_len, T* dist_ab,
                          int32_t* idx_ab, T* dist_ba, int32_t* idx_ba, NnAlgorithm algorithm,
-                         const ParallelFor& pfor) {
+                         bool squared, const ParallelFor& pfor) {
   // sides[2*b + 0] holds cloud a of batch element b, sides[2*b + 1] cloud b.
   std::vector<Side<T, D>> sides(2 * B);
   std::vector<char> finite(2 * B);
@@ -219,8 +220,12 @@ void nn_distance_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M
   });
   // Distances of scaled pairs back to the clouds' scale; padding: distance 0, index -1.
   for (int64_t bi = 0; bi < B; ++bi) {
-    for (int64_t i = 0; scale[bi] != 0 && i < a_len[bi]; ++i) dist_ab[bi * N + i] = unscaled(dist_ab[bi * N + i], scale[bi], 2);
-    for (int64_t j = 0; scale[bi] != 0 && j < b_len[bi]; ++j) dist_ba[bi * M + j] = unscaled(dist_ba[bi * M + j], scale[bi], 2);
+    for (auto [dist, len] : {std::pair{dist_ab + bi * N, int64_t(a_len[bi])}, std::pair{dist_ba + bi * M, int64_t(b_len[bi])}}) {
+      if (!squared)
+        for (int64_t i = 0; i < len; ++i) dist[i] = unscaled(std::sqrt(dist[i]), scale[bi], 1);
+      else if (scale[bi] != 0)
+        for (int64_t i = 0; i < len; ++i) dist[i] = unscaled(dist[i], scale[bi], 2);
+    }
     std::fill(dist_ab + bi * N + a_len[bi], dist_ab + (bi + 1) * N, T(0));
     std::fill(idx_ab + bi * N + a_len[bi], idx_ab + (bi + 1) * N, -1);
     std::fill(dist_ba + bi * M + b_len[bi], dist_ba + (bi + 1) * M, T(0));
@@ -228,15 +233,40 @@ void nn_distance_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M
   }
 }
 
-// One direction's share of the gradient for one cloud: x: [n, D] queries whose nearest
-// neighbours y[idx[i]] were found, g: [n]. Adds 2 (x_i - y_j) g_i to gx[i] and 2 (y_j - x_i) g_i
-// to gy[j], in ascending i; callers run the direct terms of both directions first.
+// g (x - y) / |x - y| into unit[0..D): the gradient of g times the Euclidean distance between x and y
+// with respect to x (0 where x = y; NaN in, NaN out). Where the differences or their squares leave T's
+// normal range (the differences of tiny points are subnormal, which TensorFlow's threads flush to zero;
+// the squares of huge ones overflow), it is taken on the two points scaled by a power of two; elsewhere
+// (the usual case) by the plain formula.
+template <typename T, int D>
+void euclidean_slope(const T* x, const T* y, T g, T* unit) {
+  T sum = 0;
+  for (int k = 0; k < D; ++k) unit[k] = x[k] - y[k], sum += unit[k] * unit[k];
+  if (!(sum >= std::numeric_limits<T>::min() && sum <= std::numeric_limits<T>::max()) && sum == sum) {
+    T largest = 0;
+    for (int k = 0; k < D; ++k) largest = std::max({largest, std::abs(x[k]), std::abs(y[k])});
+    const int e = largest > T(0) && largest <= std::numeric_limits<T>::max() ? std::ilogb(largest) : 0;
+    sum = 0;
+    for (int k = 0; k < D; ++k) unit[k] = std::ldexp(x[k], -e) - std::ldexp(y[k], -e), sum += unit[k] * unit[k];
+  }
+  const T factor = sum == T(0) ? T(0) : g / std::sqrt(sum);
+  for (int k = 0; k < D; ++k) unit[k] *= factor;
+}
+
+// One direction's share of the gradient for one cloud: x: [n, D] queries whose nearest neighbours
+// y[idx[i]] were found, g: [n]. Sets gx[i] to the gradient of g_i times the distance (squared: 2 (x_i -
+// y_j) g_i; Euclidean: euclidean_slope) and subtracts it from gy[j] (add_scatter_terms), in ascending i;
+// callers run the direct terms of both directions first.
 template <typename T, int D>
 void add_direct_terms(const T* x, const T* y, int64_t n, int64_t m, const int32_t* idx,
-                      const T* g, T* gx) {
+                      const T* g, bool squared, T* gx) {
   for (int64_t i = 0; i < n; ++i) {
     const int32_t j = idx[i];
     if (j < 0 || j >= m) continue;
+    if (!squared) {
+      euclidean_slope<T, D>(x + i * D, y + int64_t(j) * D, g[i], gx + i * D);
+      continue;
+    }
     const T scale = T(2) * g[i];
     for (int k = 0; k < D; ++k) gx[i * D + k] = (x[i * D + k] - y[int64_t(j) * D + k]) * scale;
   }
@@ -244,10 +274,16 @@ void add_direct_terms(const T* x, const T* y, int64_t n, int64_t m, const int32_
 
 template <typename T, int D>
 void add_scatter_terms(const T* x, const T* y, int64_t n, int64_t m, const int32_t* idx,
-                       const T* g, T* gy) {
+                       const T* g, bool squared, T* gy) {
   for (int64_t i = 0; i < n; ++i) {
     const int32_t j = idx[i];
     if (j < 0 || j >= m) continue;
+    if (!squared) {
+      T unit[D];
+      euclidean_slope<T, D>(x + i * D, y + int64_t(j) * D, g[i], unit);
+      for (int k = 0; k < D; ++k) gy[int64_t(j) * D + k] -= unit[k];
+      continue;
+    }
     const T scale = T(2) * g[i];
     for (int k = 0; k < D; ++k) gy[int64_t(j) * D + k] += (y[int64_t(j) * D + k] - x[i * D + k]) * scale;
   }
@@ -256,7 +292,7 @@ void add_scatter_terms(const T* x, const T* y, int64_t n, int64_t m, const int32
 template <typename T, int D>
 void nn_distance_grad_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int64_t M,
                               const int32_t* idx_ab, const int32_t* idx_ba, const T* g_ab,
-                              const T* g_ba, T* grad_a, T* grad_b, const ParallelFor& pfor) {
+                              const T* g_ba, T* grad_a, T* grad_b, bool squared, const ParallelFor& pfor) {
   pfor(B, 20 * (N + M) * D, [&](int64_t b0, int64_t b1) {
     for (int64_t bi = b0; bi < b1; ++bi) {
       const T* ab = a + bi * N * D;
@@ -265,10 +301,10 @@ void nn_distance_grad_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int6
       T* gb = grad_b + bi * M * D;
       std::fill(ga, ga + N * D, T(0));
       std::fill(gb, gb + M * D, T(0));
-      add_direct_terms<T, D>(ab, bb, N, M, idx_ab + bi * N, g_ab + bi * N, ga);
-      add_direct_terms<T, D>(bb, ab, M, N, idx_ba + bi * M, g_ba + bi * M, gb);
-      add_scatter_terms<T, D>(ab, bb, N, M, idx_ab + bi * N, g_ab + bi * N, gb);
-      add_scatter_terms<T, D>(bb, ab, M, N, idx_ba + bi * M, g_ba + bi * M, ga);
+      add_direct_terms<T, D>(ab, bb, N, M, idx_ab + bi * N, g_ab + bi * N, squared, ga);
+      add_direct_terms<T, D>(bb, ab, M, N, idx_ba + bi * M, g_ba + bi * M, squared, gb);
+      add_scatter_terms<T, D>(ab, bb, N, M, idx_ab + bi * N, g_ab + bi * N, squared, gb);
+      add_scatter_terms<T, D>(bb, ab, M, N, idx_ba + bi * M, g_ba + bi * M, squared, ga);
     }
   });
 }
@@ -278,20 +314,21 @@ void nn_distance_grad_cpu_dim(const T* a, const T* b, int64_t B, int64_t N, int6
 template <typename T>
 void nn_distance_cpu(const T* a, const T* b, int64_t B, int64_t N, int64_t M, int D,
                      const int32_t* a_len, const int32_t* b_len, T* dist_ab, int32_t* idx_ab,
-                     T* dist_ba, int32_t* idx_ba, NnAlgorithm algorithm, const ParallelFor& pfor) {
+                     T* dist_ba, int32_t* idx_ba, NnAlgorithm algorithm, bool squared,
+                     const ParallelFor& pfor) {
   dispatch_dim(D, [&](auto dim) {
     nn_distance_cpu_dim<T, decltype(dim)::value>(a, b, B, N, M, a_len, b_len, dist_ab, idx_ab,
-                                                 dist_ba, idx_ba, algorithm, pfor);
+                                                 dist_ba, idx_ba, algorithm, squared, pfor);
   });
 }
 
 template <typename T>
 void nn_distance_grad_cpu(const T* a, const T* b, int64_t B, int64_t N, int64_t M, int D,
                           const int32_t* idx_ab, const int32_t* idx_ba, const T* g_ab,
-                          const T* g_ba, T* grad_a, T* grad_b, const ParallelFor& pfor) {
+                          const T* g_ba, T* grad_a, T* grad_b, bool squared, const ParallelFor& pfor) {
   dispatch_dim(D, [&](auto dim) {
     nn_distance_grad_cpu_dim<T, decltype(dim)::value>(a, b, B, N, M, idx_ab, idx_ba, g_ab, g_ba,
-                                                      grad_a, grad_b, pfor);
+                                                      grad_a, grad_b, squared, pfor);
   });
 }
 

@@ -49,7 +49,7 @@ std::string nn_distance_host(void** out, const void** in, const XlaCall& c) {
     if (!err.empty()) return err;
     cpu_kernels_of<T>().nn_distance(in_ptr<T>(in, 0), in_ptr<T>(in, 1), c.B, c.N, c.M, c.D, a_len, b_len,
                                     out_ptr<T>(out, 0), out_ptr<int32_t>(out, 1), out_ptr<T>(out, 2),
-                                    out_ptr<int32_t>(out, 3), NnAlgorithm(c.algorithm), pool());
+                                    out_ptr<int32_t>(out, 3), NnAlgorithm(c.algorithm), c.euclidean == 0, pool());
     return "";
   });
 }
@@ -65,7 +65,8 @@ std::string nn_distance_grad_host(void** out, const void** in, const XlaCall& c)
     if (!err.empty()) return err;
     cpu_kernels_of<T>().nn_distance_grad(in_ptr<T>(in, 0), in_ptr<T>(in, 1), c.B, c.N, c.M, c.D, idx_ab, idx_ba,
                                          in_ptr<T>(in, 4),
-                                         in_ptr<T>(in, 5), out_ptr<T>(out, 0), out_ptr<T>(out, 1), pool());
+                                         in_ptr<T>(in, 5), out_ptr<T>(out, 0), out_ptr<T>(out, 1), c.euclidean == 0,
+                                         pool());
     return "";
   });
 }
@@ -80,7 +81,7 @@ std::string chamfer_mean_host(void** out, const void** in, const XlaCall& c) {
     T* dist_ba = out_ptr<T>(out, 4);
     cpu_kernels_of<T>().nn_distance(in_ptr<T>(in, 0), in_ptr<T>(in, 1), c.B, c.N, c.M, c.D, a_len.data(),
                                     b_len.data(), dist_ab, out_ptr<int32_t>(out, 1), dist_ba,
-                                    out_ptr<int32_t>(out, 2), NnAlgorithm::kAuto, pool());
+                                    out_ptr<int32_t>(out, 2), NnAlgorithm::kAuto, true, pool());
     *out_ptr<T>(out, 0) = T(mean_in_double(dist_ab, c.B * c.N) + mean_in_double(dist_ba, c.B * c.M));
     return "";
   });

@@ -7,15 +7,23 @@
 namespace pointops {
 namespace {
 
+// The CUDA kernels compute squared distances only, as the TF GPU kernels say (nn_ops.cc).
+std::string euclidean_on_gpu(const char* op, bool squared, bool gpu) {
+  return squared || !gpu ? "" : std::string(op) + ": squared=false has no GPU kernel";
+}
+
 class NnDistanceXla : public PointopsXlaOp {
  public:
   explicit NnDistanceXla(tensorflow::OpKernelConstruction* ctx) : PointopsXlaOp(ctx) {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("algorithm", &algorithm_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("squared", &squared_));
   }
   void Compile(XlaOpKernelContext* ctx) override {
     if (!check_point_set_inputs(ctx, "PointopsNnDistance", false)) return;
+    if (!lowering_checks(ctx, euclidean_on_gpu("PointopsNnDistance", squared_, for_gpu()))) return;
     XlaCall call = point_set_call(ctx);
     call.algorithm = algorithm_;
+    call.euclidean = !squared_;
 #if GOOGLE_CUDA
     if (for_gpu()) call.workspace_bytes = nn_distance_cuda_workspace_bytes(call.B, call.N, call.M);
 #endif
@@ -27,24 +35,32 @@ class NnDistanceXla : public PointopsXlaOp {
 
  private:
   int algorithm_ = 0;
+  bool squared_ = true;
 };
 
 class NnDistanceGradXla : public PointopsXlaOp {
  public:
-  using PointopsXlaOp::PointopsXlaOp;
+  explicit NnDistanceGradXla(tensorflow::OpKernelConstruction* ctx) : PointopsXlaOp(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("squared", &squared_));
+  }
   void Compile(XlaOpKernelContext* ctx) override {
     const char* op = "PointopsNnDistanceGrad";
     const auto a = xla_dims(ctx, 0), b = xla_dims(ctx, 1);
     if (!lowering_checks(ctx, check_nn_grad_shapes(op, a, b, xla_dims(ctx, 2), xla_dims(ctx, 3), xla_dims(ctx, 4),
                                                    xla_dims(ctx, 5))))
       return;
+    if (!lowering_checks(ctx, euclidean_on_gpu(op, squared_, for_gpu()))) return;
     XlaCall call = point_set_call(ctx);
+    call.euclidean = !squared_;
 #if GOOGLE_CUDA
     if (for_gpu()) call.workspace_bytes = nn_distance_grad_cuda_workspace_bytes(call.B, call.N, call.M);
 #endif
     const auto t = ctx->input_xla_type(0);
     emit_custom_call(ctx, for_gpu(), "pointops_nn_distance_grad", call, {result_shape(t, a), result_shape(t, b)}, 2);
   }
+
+ private:
+  bool squared_ = true;
 };
 
 class ChamferMeanXla : public PointopsXlaOp {

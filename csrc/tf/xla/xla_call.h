@@ -20,7 +20,7 @@
 namespace pointops {
 
 struct XlaCall {
-  static constexpr uint32_t kMagic = 0x706f7031;  // "pop1": the layout below, version 1
+  static constexpr uint32_t kMagic = 0x706f7032;  // "pop2": the layout below, version 2
   uint32_t magic = kMagic;
   int32_t value_bytes = 4;  // 4: float32 points, 8: float64
   int64_t B = 0, N = 0, M = 0;  // a: [B, N, D], b: [B, M, D]; pairwise: x [B, N, D] and y [R, M, D]
@@ -31,6 +31,7 @@ struct XlaCall {
   int32_t algorithm = 0;        // nn_distance: NnAlgorithm
   int32_t symmetric = 0;        // pairwise: y is x
   int32_t squared = 0;          // EMD: squared cost
+  int32_t euclidean = 0;        // nn_distance and its gradient: Euclidean distances (not squared); host only
   double rel_tol = 1e-3;        // EMD
   int64_t max_rounds = 0;       // EMD
   uint64_t workspace_bytes = 0; // CUDA: the size of the workspace, the tuple's last element

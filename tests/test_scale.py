@@ -33,6 +33,14 @@ def at_scale(x, dtype, s):
     return scaled, np.ldexp(scaled.astype(np.float64), -s)
 
 
+def pair_at_scale(seed, dtype, s, **sizes):
+    """unit_clouds(seed, **sizes) at scale 2^s in dtype: (a, b, ua, ub), ua and ub the unit-size float64
+    clouds that a and b stand for."""
+    a, b = unit_clouds(seed, **sizes)
+    (a, ua), (b, ub) = at_scale(a, dtype, s), at_scale(b, dtype, s)
+    return a, b, ua, ub
+
+
 def expected(value, s, power, dtype):
     """The true value at scale s (value * 2^(power s)) rounded to dtype: inf, 0 or subnormal out of range."""
     with np.errstate(over="ignore"):
@@ -74,9 +82,7 @@ def emd_oracle(a, b):
 @pytest.mark.parametrize("dtype,s", SCALES)
 def test_nn_distance_and_chamfer(path, dtype, s):
     ops = PATHS[path]
-    a, b = unit_clouds(1)
-    a, ua = at_scale(a, dtype, s)
-    b, ub = at_scale(b, dtype, s)
+    a, b, ua, ub = pair_at_scale(1, dtype, s)
     d_ab, i_ab = nearest(ua, ub)
     d_ba, i_ba = nearest(ub, ua)
     dist_ab, idx_ab, dist_ba, idx_ba = (t.numpy() for t in ops.nn_distance(a, b))
@@ -99,9 +105,7 @@ def test_nn_distance_and_chamfer(path, dtype, s):
 @pytest.mark.parametrize("dtype,s", SCALES)
 def test_knn_both_norms(path, dtype, s):
     ops = PATHS[path]
-    a, b = unit_clouds(2)
-    a, ua = at_scale(a, dtype, s)
-    b, ub = at_scale(b, dtype, s)
+    a, b, ua, ub = pair_at_scale(2, dtype, s)
     for norm in (2, 1):
         dist, idx = (t.numpy() for t in ops.knn(a, b, 4, norm=norm))
         for k in range(len(ua)):
@@ -114,9 +118,7 @@ def test_knn_both_norms(path, dtype, s):
 @pytest.mark.parametrize("dtype,s", SCALES)
 def test_density_aware_chamfer_and_f_score(path, dtype, s):
     ops = PATHS[path]
-    a, b = unit_clouds(3)
-    a, ua = at_scale(a, dtype, s)
-    b, ub = at_scale(b, dtype, s)
+    a, b, ua, ub = pair_at_scale(3, dtype, s)
     d_ab, i_ab = nearest(ua, ub)
     d_ba, i_ba = nearest(ub, ua)
     threshold = 0.3
@@ -140,9 +142,7 @@ def test_density_aware_chamfer_and_f_score(path, dtype, s):
 @pytest.mark.parametrize("dtype,s", SCALES)
 def test_emd_and_its_assignment(path, dtype, s):
     ops = PATHS[path]
-    a, b = unit_clouds(4, N=24, M=24)
-    a, ua = at_scale(a, dtype, s)
-    b, ub = at_scale(b, dtype, s)
+    a, b, ua, ub = pair_at_scale(4, dtype, s, N=24, M=24)
     euclidean, squared = emd_oracle(ua, ub)
     tol = 2e-3  # the auction's certified relative gap (eps = 1e-3) and float32 rounding
     assert_scaled(ops.emd(a, b, batch_reduction=None), expected(euclidean, s, 1, dtype), dtype, rtol=tol)
@@ -161,9 +161,7 @@ def test_emd_and_its_assignment(path, dtype, s):
 
 @pytest.mark.parametrize("dtype,s", SCALES)
 def test_emd_plan_of_different_sizes(dtype, s):
-    a, b = unit_clouds(5, B=1, N=9, M=6)
-    a, ua = at_scale(a, dtype, s)
-    b, ub = at_scale(b, dtype, s)
+    a, b, ua, ub = pair_at_scale(5, dtype, s, B=1, N=9, M=6)
     # Oracle: each a point repeated twice and each b point three times (18 units), assigned optimally.
     cost = np.linalg.norm(np.repeat(ua[0], 2, 0)[:, None] - np.repeat(ub[0], 3, 0)[None], axis=-1)
     rows, cols = linear_sum_assignment(cost)
@@ -178,9 +176,7 @@ def test_emd_plan_of_different_sizes(dtype, s):
 
 @pytest.mark.parametrize("dtype,s", SCALES)
 def test_pairwise_metrics(dtype, s):
-    x, y = unit_clouds(6, B=3, N=20, M=20)
-    x, ux = at_scale(x, dtype, s)
-    y, uy = at_scale(y, dtype, s)
+    x, y, ux, uy = pair_at_scale(6, dtype, s, B=3, N=20, M=20)
     true = np.array([[(nearest(xi[None], yj[None])[0] ** 2).mean() + (nearest(yj[None], xi[None])[0] ** 2).mean()
                       for yj in uy] for xi in ux])
     assert_scaled(metrics.pairwise_chamfer(x, y), expected(true, s, 2, dtype), dtype)
@@ -190,9 +186,7 @@ def test_pairwise_metrics(dtype, s):
 
 @pytest.mark.parametrize("dtype,s", SCALES)
 def test_compat_modules(dtype, s):
-    a, b = unit_clouds(7, N=30, M=20)
-    a, ua = at_scale(a, dtype, s)
-    b, ub = at_scale(b, dtype, s)
+    a, b, ua, ub = pair_at_scale(7, dtype, s, N=30, M=20)
     d_ab, i_ab = nearest(ua, ub)
     dist1, idx1, _, _ = (t.numpy() for t in tf_nndistance.nn_distance(a, b))
     np.testing.assert_array_equal(idx1, i_ab)
@@ -227,9 +221,7 @@ def chamfer_gradient(a, b, idx_ab, idx_ba, squared):
 def test_gradients(path, dtype, s):
     """CD-L1's and EMD's gradients are scale-free (degree 0), the squared Chamfer's scales by 2^s."""
     ops = PATHS[path]
-    a, b = unit_clouds(8, N=32, M=32)
-    a, ua = at_scale(a, dtype, s)
-    b, ub = at_scale(b, dtype, s)
+    a, b, ua, ub = pair_at_scale(8, dtype, s, N=32, M=32)
     _, i_ab = nearest(ua, ub)
     _, i_ba = nearest(ub, ua)
     a, b = tf.constant(a), tf.constant(b)
@@ -250,9 +242,7 @@ def test_gradients(path, dtype, s):
 @pytest.mark.parametrize("dtype,s", [(np.float32, -100), (np.float32, 100), (np.float64, -900), (np.float64, 900)])
 def test_under_xla(dtype, s):
     """The XLA lowerings run the same kernels: the same indices and values at any scale."""
-    a, b = unit_clouds(9)
-    a, ua = at_scale(a, dtype, s)
-    b, ub = at_scale(b, dtype, s)
+    a, b, ua, ub = pair_at_scale(9, dtype, s)
     d_ab, i_ab = nearest(ua, ub)
     d_ba, _ = nearest(ub, ua)
     jitted = tf.function(lambda a, b: (pointops.nn_distance(a, b)[1], pointops.chamfer_distance(a, b, squared=False),

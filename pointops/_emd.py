@@ -92,10 +92,10 @@ def _per_point(weighted, plan_i, a_lengths, n):
 
 def lcm_transport(emd_match, a, b, *, eps, max_iter, squared, a_lengths, b_lengths):
     """The pure-TF path's transport over emd_match (pointops.reference.transport). Equal sizes N == M,
-    or sizes unknown until it runs: emd_match's assignment (ragged lengths as it takes them). Different static sizes N and M (full clouds, no ragged
-    lengths): every point of a repeated M/g times and every point of b N/g times (g = gcd(N, M)) gives
-    two clouds of T = N M / g points of mass 1/T each, whose optimal assignment (emd_match) is the
-    optimal transport. Entries are unit pairs (K = T, not a basic plan), which is all emd needs."""
+    or sizes unknown until it runs: emd_match's assignment (ragged lengths as it takes them). Different
+    static sizes N and M (full clouds, no ragged lengths): every point of a repeated M/g times and every
+    point of b N/g times (g = gcd(N, M)) gives two clouds of T = N M / g points of mass 1/T each, whose
+    optimal assignment (emd_match) is the optimal transport. Entries are unit pairs (K = T, not a basic plan), which is all emd needs."""
     n, m = a.shape[1], b.shape[1]
     if n is None or m is None or n == m:
         # Equal sizes (or sizes known only when it runs, which must then be equal): the assignment

@@ -10,15 +10,15 @@ _WINDOW = {tf.float32: 30, tf.float64: 250}  # as pair_scale_exponent's
 def pair_exponent(a, b, a_lengths, b_lengths):
     """k [B] (float64) to scale each pair of a [B, N, D] and b [B, M, D] by 2^-k: 0 for a pair inside the
     window, with a non-finite coordinate or all zeros, else about log2 of its largest |coordinate|."""
-    def largest(points, lengths):
+    def largest_and_finite(points, lengths):
+        """The largest |valid coordinate| of each cloud (float64) and whether all of them are finite."""
         valid = tf.sequence_mask(lengths, tf.shape(points)[1])[..., None]
-        values = tf.abs(tf.cast(tf.where(valid, points, tf.zeros_like(points)), tf.float64))
-        return tf.reduce_max(values, axis=[1, 2])  # NaN is ignored by max: checked below
-    def finite(points, lengths):
-        valid = tf.sequence_mask(lengths, tf.shape(points)[1])[..., None]
-        return tf.reduce_all(tf.math.is_finite(tf.where(valid, points, tf.zeros_like(points))), axis=[1, 2])
-    magnitude = tf.maximum(largest(a, a_lengths), largest(b, b_lengths))
-    usable = finite(a, a_lengths) & finite(b, b_lengths) & (magnitude > 0)
+        values = tf.where(valid, points, tf.zeros_like(points))
+        largest = tf.reduce_max(tf.abs(tf.cast(values, tf.float64)), axis=[1, 2])  # NaN is ignored by max
+        return largest, tf.reduce_all(tf.math.is_finite(values), axis=[1, 2])
+    (a_largest, a_finite), (b_largest, b_finite) = largest_and_finite(a, a_lengths), largest_and_finite(b, b_lengths)
+    magnitude = tf.maximum(a_largest, b_largest)
+    usable = a_finite & b_finite & (magnitude > 0)
     exponent = tf.floor(tf.math.log(tf.where(usable, magnitude, 1.0)) / tf.math.log(tf.constant(2.0, tf.float64)))
     outside = tf.abs(exponent) > _WINDOW[a.dtype.base_dtype]
     return tf.where(usable & outside, exponent, tf.zeros_like(exponent))

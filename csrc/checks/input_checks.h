@@ -20,6 +20,12 @@ inline std::string shape_string(const std::vector<int64_t>& shape) {
   return out + "]";
 }
 
+// The CUDA nearest-neighbour kernels compute squared distances only (pointops' Python asks them for
+// nothing else): the GPU doors of PointopsNnDistance and its gradient refuse squared = false.
+inline std::string check_gpu_squared(const char* op, bool squared) {
+  return squared ? "" : std::string(op) + ": squared=false has no GPU kernel";
+}
+
 // a: [B, N, D], b: [B, M, D]; equal_sizes requires N == M (EMD).
 inline std::string check_point_sets(const char* op, const std::vector<int64_t>& a,
                                     const std::vector<int64_t>& b, bool equal_sizes) {

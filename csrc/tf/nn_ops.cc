@@ -185,11 +185,11 @@ class NnDistanceGradCpuOp : public OpKernel {
 };
 
 #if GOOGLE_CUDA
-// The CUDA kernels compute squared distances only (pointops' Python asks them for nothing else).
 void require_squared(OpKernelConstruction* ctx, const char* op) {
   bool squared = true;
   OP_REQUIRES_OK(ctx, ctx->GetAttr("squared", &squared));
-  OP_REQUIRES(ctx, squared, tensorflow::errors::Unimplemented(op, ": squared=false has no GPU kernel"));
+  const std::string err = check_gpu_squared(op, squared);
+  OP_REQUIRES(ctx, err.empty(), tensorflow::errors::Unimplemented(err));
 }
 
 template <typename T>

@@ -56,14 +56,6 @@ inline double mean_in_double(const T* x, int64_t n) {
   return total / double(n);
 }
 
-// True when every one of p[0..count) is finite (host code).
-template <typename T>
-inline bool all_finite(const T* p, int64_t count) {
-  bool ok = true;
-  for (int64_t k = 0; k < count; ++k) ok &= bool(std::isfinite(p[k]));
-  return ok;
-}
-
 // Squared Euclidean distance between p[0..D) and q[0..D) (strided by `stride` in q).
 template <int D, typename T>
 POINTOPS_HD T squared_distance(const T* p, const T* q, int64_t q_stride = 1) {

@@ -7,6 +7,7 @@
 // and their loop over the phases are in emd/eps_scaling.h.
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "common/point_math.h"
 
@@ -55,8 +56,7 @@ POINTOPS_HD bool cost_fits(double max_cost, bool squared) {
 // cloud is refused as cost_fits refuses it, with an infinite gap.
 template <typename T>
 bool costs_fit_unscaled(double max_cost, int k, bool squared) {
-  const double largest = sizeof(T) == 4 ? 3.4028234663852886e38 : 1.7976931348623157e308;
-  return std::ldexp(max_cost, (squared ? 2 : 1) * k) < largest / 2;
+  return std::ldexp(max_cost, (squared ? 2 : 1) * k) < double(std::numeric_limits<T>::max()) / 2;
 }
 
 }  // namespace pointops

@@ -66,15 +66,6 @@ double projected_cost_bound(const T* a, int64_t n, const T* b, int64_t m, bool s
   return bound;
 }
 
-// True when every coordinate of a [n, D] and b [m, D] is finite.
-template <typename T, int D>
-bool all_finite(const T* a, int64_t n, const T* b, int64_t m) {
-  bool finite = true;
-  for (int64_t k = 0; k < n * D; ++k) finite &= std::isfinite(a[k]);
-  for (int64_t k = 0; k < m * D; ++k) finite &= std::isfinite(b[k]);
-  return finite;
-}
-
 template <typename T, int D>
 class CpuAuction {
  public:

@@ -11,6 +11,7 @@
 
 #include "common/cpu_dispatch.h"
 #include "common/dispatch.h"
+#include "common/pair_scale.h"
 #include "emd/basic_plan.h"
 #include "emd/cpu_auction.h"
 #include "emd/transport.h"
@@ -64,7 +65,7 @@ CudaStatus emd_transport_cuda(const T* a, const T* b, int64_t B, int64_t N, int6
       cloud.supply = int32_t(cloud.objects / g);
       cloud.demand = int32_t(cloud.persons / g);
       cloud.max_cost = max_pair_cost<T, kD>(ac, n, bc, m, options.squared);
-      finite[c] = all_finite<T, kD>(ac, n, bc, m);
+      finite[c] = Magnitude<T>().add(ac, n * kD).add(bc, m * kD).finite();
       cloud.run = finite[c] && cost_fits<T>(cloud.max_cost, options.squared);
     }
     TransportHolders holders;

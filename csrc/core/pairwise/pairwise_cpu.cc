@@ -40,8 +40,7 @@ void pairwise_chamfer_dim(const T* x, const T* y, int64_t S, int64_t R, int64_t 
                           const ParallelFor& pfor) {
   const int64_t clouds = symmetric ? S : S + R;
   std::vector<BlockTree<T, D>> blocked(clouds);
-  std::vector<char> finite(clouds);  // a cloud with a non-finite coordinate gets no tree, and NaN pairs
-  std::vector<Magnitude<T>> magnitude(clouds);
+  std::vector<Magnitude<T>> magnitude(clouds);  // a cloud with a non-finite coordinate gets no tree, and NaN pairs
   auto points = [&](int64_t c) { return c < S ? x + c * N * D : y + (c - S) * M * D; };
   auto length = [&](int64_t c) { return int64_t(c < S ? x_len[c] : y_len[c - S]); };
   pfor(clouds, 2 * std::max(N, M) * D, [&](int64_t c0, int64_t c1) {
@@ -56,8 +55,7 @@ void pairwise_chamfer_dim(const T* x, const T* y, int64_t S, int64_t R, int64_t 
   pfor(clouds, 40 * std::max(N, M) * D, [&](int64_t c0, int64_t c1) {
     std::vector<T> scaled;
     for (int64_t c = c0; c < c1; ++c) {
-      finite[c] = magnitude[c].finite();
-      if (!finite[c]) continue;
+      if (!magnitude[c].finite()) continue;
       const T* pts = points(c);
       if (k != 0) {
         scaled_copy(pts, length(c) * D, k, scaled);
@@ -68,8 +66,8 @@ void pairwise_chamfer_dim(const T* x, const T* y, int64_t S, int64_t R, int64_t 
   });
   const BlockTree<T, D>* xs = blocked.data();
   const BlockTree<T, D>* ys = symmetric ? xs : xs + S;
-  const char* x_finite = finite.data();
-  const char* y_finite = symmetric ? x_finite : x_finite + S;
+  const Magnitude<T>* x_magnitude = magnitude.data();
+  const Magnitude<T>* y_magnitude = symmetric ? x_magnitude : x_magnitude + S;
 
   std::vector<std::pair<int32_t, int32_t>> pairs;
   for (int64_t s = 0; s < S; ++s)
@@ -80,7 +78,7 @@ void pairwise_chamfer_dim(const T* x, const T* y, int64_t S, int64_t R, int64_t 
     for (int64_t p = p0; p < p1; ++p) {
       const auto [s, r] = pairs[p];
       T value = kNaN;
-      if (x_finite[s] && y_finite[r])
+      if (x_magnitude[s].finite() && y_magnitude[r].finite())
         value = T(unscaled(nearest_sum(xs[s], ys[r], nearest) / x_len[s] + nearest_sum(ys[r], xs[s], nearest) / y_len[r],
                            k, 2));
       out[s * R + r] = value;
@@ -88,7 +86,7 @@ void pairwise_chamfer_dim(const T* x, const T* y, int64_t S, int64_t R, int64_t 
     }
   });
   if (symmetric)
-    for (int64_t s = 0; s < S; ++s) out[s * R + s] = x_finite[s] ? T(0) : kNaN;
+    for (int64_t s = 0; s < S; ++s) out[s * R + s] = x_magnitude[s].finite() ? T(0) : kNaN;
 }
 
 }  // namespace

@@ -70,7 +70,7 @@ T* buf(void** buffers, int k) { return static_cast<T*>(buffers[k]); }
 // buffers: a, b, a_lengths, b_lengths, dist_ab, idx_ab, dist_ba, idx_ba, workspace.
 std::string nn_distance_cuda_handler(cudaStream_t stream, void** buffers, const XlaCall& c) {
   const char* op = "PointopsNnDistance";
-  if (c.euclidean) return std::string(op) + ": squared=false has no GPU kernel";
+  if (c.euclidean) return check_gpu_squared(op, false);
   return run_typed(c, op, [&](auto zero) {
     using T = decltype(zero);
     std::vector<int32_t> a_len, b_len;
@@ -86,7 +86,7 @@ std::string nn_distance_cuda_handler(cudaStream_t stream, void** buffers, const 
 // buffers: a, b, idx_ab, idx_ba, grad_dist_ab, grad_dist_ba, grad_a, grad_b, workspace.
 std::string nn_distance_grad_cuda_handler(cudaStream_t stream, void** buffers, const XlaCall& c) {
   const char* op = "PointopsNnDistanceGrad";
-  if (c.euclidean) return std::string(op) + ": squared=false has no GPU kernel";
+  if (c.euclidean) return check_gpu_squared(op, false);
   return run_typed(c, op, [&](auto zero) {
     using T = decltype(zero);
     return cuda_error(op, nn_distance_grad_cuda<T>(buf<T>(buffers, 0), buf<T>(buffers, 1), c.B, c.N, c.M, c.D,

@@ -7,11 +7,6 @@
 namespace pointops {
 namespace {
 
-// The CUDA kernels compute squared distances only, as the TF GPU kernels say (nn_ops.cc).
-std::string euclidean_on_gpu(const char* op, bool squared, bool gpu) {
-  return squared || !gpu ? "" : std::string(op) + ": squared=false has no GPU kernel";
-}
-
 class NnDistanceXla : public PointopsXlaOp {
  public:
   explicit NnDistanceXla(tensorflow::OpKernelConstruction* ctx) : PointopsXlaOp(ctx) {
@@ -20,7 +15,7 @@ class NnDistanceXla : public PointopsXlaOp {
   }
   void Compile(XlaOpKernelContext* ctx) override {
     if (!check_point_set_inputs(ctx, "PointopsNnDistance", false)) return;
-    if (!lowering_checks(ctx, euclidean_on_gpu("PointopsNnDistance", squared_, for_gpu()))) return;
+    if (!lowering_checks(ctx, check_gpu_squared("PointopsNnDistance", squared_ || !for_gpu()))) return;
     XlaCall call = point_set_call(ctx);
     call.algorithm = algorithm_;
     call.euclidean = !squared_;
@@ -49,7 +44,7 @@ class NnDistanceGradXla : public PointopsXlaOp {
     if (!lowering_checks(ctx, check_nn_grad_shapes(op, a, b, xla_dims(ctx, 2), xla_dims(ctx, 3), xla_dims(ctx, 4),
                                                    xla_dims(ctx, 5))))
       return;
-    if (!lowering_checks(ctx, euclidean_on_gpu(op, squared_, for_gpu()))) return;
+    if (!lowering_checks(ctx, check_gpu_squared(op, squared_ || !for_gpu()))) return;
     XlaCall call = point_set_call(ctx);
     call.euclidean = !squared_;
 #if GOOGLE_CUDA
